@@ -1,0 +1,151 @@
+/**
+ * Model activities: they run on a model slot's worker (task queue isheep-gpu, one job at a time) and call the
+ * engine. Each is a few lines: build the engine spec from refs, run the job, return refs.
+ */
+import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
+import type { Sampling } from '../config/schema.js';
+import type { Engine } from '../engine/runner.js';
+import type { ArtifactRef, ModelRef, Store } from '../artifacts/store.js';
+import { runEngineJob } from './engine-job.js';
+
+export interface ModelSlot {
+  /** Devices of this slot, e.g. CUDA_VISIBLE_DEVICES=0,1; empty for a CPU slot. */
+  env: Record<string, string>;
+}
+
+export interface GenerateInput {
+  model: ModelRef;
+  requests: ArtifactRef;
+  /** Store uri of the output JSONL. */
+  output: string;
+  sampling: Sampling;
+  seed: number;
+  batchSize: number;
+  device: string;
+}
+
+export interface GenerateResult {
+  output: ArtifactRef;
+  newTokens: number;
+  tokensPerSecond: number;
+  seconds: number;
+}
+
+export interface TrainInput {
+  baseModel: ModelRef;
+  data: ArtifactRef;
+  /** Store uri of the merged model folder. */
+  output: string;
+  label: string;
+  device: string;
+  seed: number;
+  training: {
+    method: 'lora' | 'full';
+    loraRank: number;
+    loraAlpha: number;
+    loraDropout: number;
+    learningRate: number;
+    warmupSteps: number;
+    epochs: number;
+    cutoffLen: number;
+    perDeviceBatchSize: number;
+    gradientAccumulationSteps: number;
+    maxSamples: number;
+    valFraction: number;
+    maxSteps: number | null;
+  };
+}
+
+export interface TrainResult {
+  model: ModelRef;
+  trainLoss: number;
+  evalLoss: number | null;
+  steps: number;
+  trainSamples: number;
+  valSamples: number;
+  seconds: number;
+}
+
+/** The system message of fine-tuned models, for training and for answering (ISHEEP.md step 3). */
+export const SYSTEM_PROMPT = 'You are a helpful assistant.';
+
+export function createModelActivities(store: Store, engine: Engine, slot: ModelSlot) {
+  return {
+    /** Imports the base model once into the store as an ordinary model folder (a GGUF is converted). */
+    async prepareModel(input: { source: string }): Promise<ModelRef> {
+      const key = createHash('sha256').update(input.source).digest('hex').slice(0, 12);
+      const slug = basename(input.source).replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 48);
+      const uri = `models/${slug}-${key}`;
+      await runEngineJob(engine, 'import-model', { source: input.source, output: store.path(uri) }, store.path(`${uri}.spec.json`), slot.env);
+      return { uri, label: input.source };
+    },
+
+    async generate(input: GenerateInput): Promise<GenerateResult> {
+      const spec = {
+        model: store.path(input.model.uri),
+        input: store.path(input.requests.uri),
+        output: store.path(input.output),
+        sampling: {
+          temperature: input.sampling.temperature,
+          top_p: input.sampling.topP,
+          max_new_tokens: input.sampling.maxNewTokens,
+          seed: input.seed,
+        },
+        batch_size: input.batchSize,
+        device: input.device,
+        system_prompt: SYSTEM_PROMPT,
+      };
+      const result = await runEngineJob(engine, 'generate', spec, store.path(`${input.output}.spec.json`), slot.env);
+      const output = await store.refOf(input.output);
+      if (output.rows !== input.requests.rows) {
+        throw new Error(`generate wrote ${output.rows} rows for ${input.requests.rows} requests (${input.output})`);
+      }
+      return {
+        output,
+        newTokens: Number(result.new_tokens ?? 0),
+        tokensPerSecond: Number(result.tokens_per_s ?? 0),
+        seconds: Number(result.elapsed_s ?? 0),
+      };
+    },
+
+    /** LoRA (or full) SFT of a model on kept pairs, merged into a full model folder. */
+    async train(input: TrainInput): Promise<TrainResult> {
+      const t = input.training;
+      const spec = {
+        base_model: store.path(input.baseModel.uri),
+        data: store.path(input.data.uri),
+        output: store.path(input.output),
+        work_dir: store.path(`${input.output}.work`),
+        method: t.method,
+        lora: { r: t.loraRank, alpha: t.loraAlpha, dropout: t.loraDropout, target_modules: 'all-linear' },
+        learning_rate: t.learningRate,
+        lr_scheduler: 'cosine',
+        warmup_steps: t.warmupSteps,
+        epochs: t.epochs,
+        cutoff_len: t.cutoffLen,
+        per_device_batch_size: t.perDeviceBatchSize,
+        gradient_accumulation_steps: t.gradientAccumulationSteps,
+        max_samples: t.maxSamples,
+        val_fraction: t.valFraction,
+        seed: input.seed,
+        max_steps: t.maxSteps,
+        system_prompt: SYSTEM_PROMPT,
+        device: input.device,
+        precision: 'auto',
+      };
+      const r = await runEngineJob(engine, 'train', spec, store.path(`${input.output}.spec.json`), slot.env);
+      return {
+        model: { uri: input.output, label: input.label },
+        trainLoss: Number(r.train_loss),
+        evalLoss: r.eval_loss === null || r.eval_loss === undefined ? null : Number(r.eval_loss),
+        steps: Number(r.steps ?? 0),
+        trainSamples: Number(r.train_samples ?? 0),
+        valSamples: Number(r.val_samples ?? 0),
+        seconds: Number(r.elapsed_s ?? 0),
+      };
+    },
+  };
+}
+
+export type ModelActivities = ReturnType<typeof createModelActivities>;

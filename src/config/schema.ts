@@ -1,0 +1,145 @@
+/**
+ * The run config: every knob of the I-SHEEP method, with the paper's values as defaults (see
+ * ../shared/ISHEEP.md). One zod schema is the single source of the config's type, defaults and help text.
+ *
+ * A config may arrive from the Temporal Web UI as untrusted JSON, so the workflow parses it with this
+ * schema before doing anything. Nothing here names a command to run or a folder outside the store: those
+ * belong to the workers' own settings.
+ */
+import { z } from 'zod';
+
+const probability = z.number().min(0).max(1);
+
+export const samplingSchema = z
+  .object({
+    temperature: z.number().min(0).max(5).describe('Sampling temperature; 0 means greedy decoding.'),
+    topP: probability.describe('Nucleus sampling mass.'),
+    maxNewTokens: z.number().int().min(1).max(32_768).describe('Upper bound on generated tokens per prompt.'),
+  })
+  .strict();
+export type Sampling = z.infer<typeof samplingSchema>;
+
+/** The paper samples everything at temperature 1.0, top_p 0.95, up to 1000 new tokens. */
+export const PAPER_SAMPLING: Sampling = { temperature: 1.0, topP: 0.95, maxNewTokens: 1000 };
+
+const runName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" and "-", at most 63 characters, starting with a letter or digit');
+
+export const configSchema = z
+  .object({
+    name: runName.describe('Run name: the workflow id and the folder of its artifacts in the store.'),
+    iterations: z.number().int().min(1).max(1000).default(3).describe('Number of I-SHEEP iterations T.'),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(42).describe('Seed for demo sampling, generation and training.'),
+    model: z
+      .object({
+        base: z
+          .string()
+          .min(1)
+          .describe(
+            'Base model M_0: a Hugging Face model id, a local model folder, a .gguf file, or "package:<python package>" holding a .gguf.',
+          ),
+        device: z.enum(['auto', 'cpu', 'cuda']).default('auto').describe('Where the engine runs the model.'),
+        baseChatTemplate: z
+          .boolean()
+          .default(false)
+          .describe('Prompt M_0 through its chat template too (for an instruct model as M_0); the paper prompts a base M_0 with raw text.'),
+      })
+      .strict(),
+    seeds: z
+      .object({
+        file: z
+          .string()
+          .min(1)
+          .default('builtin:default')
+          .describe('Seed tasks, JSONL of {instruction, input?}: a path on the workers, or "builtin:default".'),
+      })
+      .strict()
+      .prefault({}),
+    synthesis: z
+      .object({
+        targetInstructions: z.number().int().min(1).default(10_000).describe('New instructions to accept per iteration.'),
+        demosPerPrompt: z.number().int().min(1).max(20).default(5).describe('Seed demonstrations shown in each meta-prompt.'),
+        tasksPerPrompt: z.number().int().min(1).max(100).default(20).describe('Tasks the meta-prompt asks for.'),
+        promptsPerRound: z.number().int().min(1).default(512).describe('Meta-prompts sampled per synthesis round.'),
+        maxRounds: z.number().int().min(1).default(100).describe('Give up after this many rounds below the target.'),
+        sampling: samplingSchema.default(PAPER_SAMPLING),
+        minWords: z.number().int().min(0).default(3).describe('Keep instructions with more than this many words.'),
+        maxWords: z.number().int().min(1).default(150).describe('Keep instructions with at most this many words.'),
+        rougeThreshold: probability.default(0.7).describe('Drop instructions whose ROUGE-L F1 with any earlier one exceeds this.'),
+      })
+      .strict()
+      .prefault({}),
+    response: z
+      .object({ sampling: samplingSchema.default(PAPER_SAMPLING) })
+      .strict()
+      .prefault({}),
+    assessment: z
+      .object({
+        level: z.enum(['none', 'quality', 'following', 'both']).default('both').describe('Which self-assessment scores must pass the threshold.'),
+        variant: z.enum(['simple', 'combined', 'icl']).default('combined').describe('Wording of the grading criteria.'),
+        threshold: z.number().int().min(0).max(10).default(8).describe('Keep a pair only if its scores are greater than this (C).'),
+        grader: z.enum(['current', 'base']).default('current').describe('Grade with the current model M_{t-1} or the base model M_0.'),
+        sampling: samplingSchema.default({ temperature: 1.0, topP: 0.95, maxNewTokens: 256 }),
+      })
+      .strict()
+      .prefault({}),
+    training: z
+      .object({
+        policy: z.enum(['one_base', 'one_last', 'total_base']).default('one_base').describe('Which model to fine-tune on which data.'),
+        method: z.enum(['lora', 'full']).default('lora'),
+        loraRank: z.number().int().min(1).default(8),
+        loraAlpha: z.number().min(0).default(16),
+        loraDropout: probability.default(0.05),
+        learningRate: z.number().positive().max(1).default(5e-5),
+        warmupSteps: z.number().int().min(0).default(20),
+        epochs: z.number().min(0.01).default(2),
+        cutoffLen: z.number().int().min(16).default(1024).describe('Training sequence length in tokens.'),
+        perDeviceBatchSize: z.number().int().min(1).default(4),
+        gradientAccumulationSteps: z.number().int().min(1).default(4).describe('Effective batch = per-device batch x this x GPUs.'),
+        maxSamples: z.number().int().min(1).default(3000),
+        valFraction: z.number().min(0).max(0.5).default(0.1).describe('Held out to keep the best checkpoint.'),
+        maxSteps: z.number().int().min(1).nullable().default(null).describe('Stop after this many optimizer steps (null: run the epochs).'),
+        minPairs: z.number().int().min(1).default(1).describe('Skip training (keep the current model) when fewer pairs survive.'),
+      })
+      .strict()
+      .prefault({}),
+    evaluation: z
+      .object({
+        enabled: z.boolean().default(true),
+        sampling: samplingSchema.default({ temperature: 0, topP: 1, maxNewTokens: 512 }),
+      })
+      .strict()
+      .prefault({}),
+    engine: z
+      .object({
+        batchSize: z.number().int().min(1).max(4096).default(64).describe('Prompts per generation batch.'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+/** A config as written by a user: defaults may be left out. */
+export type RunConfigInput = z.input<typeof configSchema>;
+/** A config with every default filled in. */
+export type RunConfig = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid run config:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses untrusted JSON into a full config; throws ConfigError naming every bad field. */
+export function parseConfig(raw: unknown): RunConfig {
+  const result = configSchema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const where = issue.path.length ? issue.path.join('.') : '(root)';
+      return `${where}: ${issue.message}`;
+    }),
+  );
+}

@@ -1,0 +1,16 @@
+/**
+ * Failure types that cross Temporal, in one place. The permanent ones are listed in every retry policy's
+ * nonRetryableErrorTypes, so a bad config or a bad seed file fails the run at once instead of retrying.
+ */
+export const ErrorType = {
+  InvalidConfig: 'InvalidConfig',
+  BadInput: 'BadInput',
+  ModelLoad: 'ModelLoad',
+  OutOfMemory: 'OutOfMemory',
+  EngineCrashed: 'EngineCrashed',
+  ArtifactMissing: 'ArtifactMissing',
+} as const;
+export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
+
+/** Retrying these cannot help: the input has to change. */
+export const PERMANENT_ERRORS: string[] = [ErrorType.InvalidConfig, ErrorType.BadInput, ErrorType.ModelLoad];

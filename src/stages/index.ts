@@ -1,0 +1,91 @@
+/**
+ * The I-SHEEP method as pure functions, one module per step (see ISHEEP.md):
+ * synthesis (1), prompt filters with ROUGE-L dedup (2), response requests (3), rule filter (4),
+ * self-assessment prompts and score parsing (5), selection (6), and the first evaluation.
+ * Nothing here imports Temporal, touches files, or draws randomness except through a seeded Rng.
+ */
+export type { Task, TaskText, Pair, Counted } from './types.js';
+export { zeroCounts } from './types.js';
+
+export type { Rng } from './rng.js';
+export { createRng, seedFromString } from './rng.js';
+
+export type { ParsedSynthesis, ParseOptions } from './synthesis.js';
+export {
+  NUM_DEMOS,
+  NUM_TASKS_REQUESTED,
+  NO_INPUT_MARKER,
+  GENERATION_SAMPLING,
+  synthesisPreamble,
+  buildSynthesisPrompt,
+  firstOpenNumber,
+  pickDemos,
+  parseSynthesized,
+  isNoInputMarker,
+} from './synthesis.js';
+
+export type { RougeScore } from './rouge.js';
+export {
+  NEAR_DUPLICATE_THRESHOLD,
+  rougeTokens,
+  rougeL,
+  rougeLFromIds,
+  fmeasure,
+  f1FromLcs,
+  lcsLength,
+  lcsLengthDp,
+  LcsPattern,
+  Vocabulary,
+  DedupIndex,
+} from './rouge.js';
+
+export type { InstructionFilter, InstructionFilterConfig, FilteredInstructions } from './prompt-filters.js';
+export {
+  INSTRUCTION_FILTERS,
+  MIN_WORDS_EXCLUSIVE,
+  MAX_WORDS,
+  BLACKLIST,
+  DEFAULT_INSTRUCTION_FILTER_CONFIG,
+  wordCount,
+  hasBadStart,
+  containsUrl,
+  blacklistMatcher,
+  staticFilterReason,
+  filterInstructions,
+} from './prompt-filters.js';
+
+export type { ChatMessage, ResponseRequest } from './responses.js';
+export { RESPONSE_SYSTEM_PROMPT, taskText, buildResponseRequest } from './responses.js';
+
+export type { Rule } from './rule-filter.js';
+export {
+  RULES,
+  RULE_CHECKS,
+  isEmptyResponse,
+  hasFakeDialogueTurn,
+  asksUserBack,
+  isMultipleChoice,
+  isPlaceholder,
+  hasPlaceholderInput,
+  hasInputInInstruction,
+  firstBrokenRule,
+  applyRuleFilter,
+} from './rule-filter.js';
+
+export type { AssessmentKind, AssessmentVariant, ParsedScore } from './assessment.js';
+export {
+  ASSESSMENT_KINDS,
+  ASSESSMENT_VARIANTS,
+  DEFAULT_ASSESSMENT_VARIANT,
+  SCORE_MIN,
+  SCORE_MAX,
+  ASSESSMENT_SAMPLING,
+  buildAssessmentPrompt,
+  parseScore,
+} from './assessment.js';
+
+export type { SelectionLevel, SelectionDropReason, JudgedPair, ScoredPair, SelectionOptions, SelectionResult } from './selection.js';
+export { SELECTION_LEVELS, DEFAULT_SCORE_THRESHOLD, SELECTION_DROP_REASONS, selectPairs } from './selection.js';
+
+export type { Check, EvalItem, ItemScore, EvaluationScore } from './evaluation.js';
+export { EVAL_ITEMS, checkResponse, scoreEvaluation } from './evaluation.js';

@@ -1,0 +1,75 @@
+/**
+ * The local Temporal server: the official CLI's dev server, with its state in a SQLite file under .isheep/
+ * so a run survives a restart of the server. TEMPORAL_ADDRESS makes everything use an existing server instead.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+
+export interface DevServer {
+  address: string;
+  uiUrl: string | null;
+  /** Null when we reuse a server someone else started. */
+  process: ChildProcess | null;
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  cli: string;
+  stateDir: string;
+  port?: number;
+  uiPort?: number;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const port = opts.port ?? 7233;
+  const uiPort = opts.uiPort ?? 8233;
+  const address = `127.0.0.1:${port}`;
+  if (await portOpen(port)) {
+    return { address, uiUrl: `http://localhost:${uiPort}`, process: null, stop: async () => {} };
+  }
+  mkdirSync(opts.stateDir, { recursive: true });
+  const log = openSync(join(opts.stateDir, 'temporal-server.log'), 'a');
+  const child = spawn(
+    opts.cli,
+    ['server', 'start-dev', '--db-filename', join(opts.stateDir, 'temporal.db'), '--port', String(port), '--ui-port', String(uiPort), '--ip', '127.0.0.1', '--log-level', 'warn'],
+    { stdio: ['ignore', log, log], detached: true },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  while (!(await portOpen(port))) {
+    if (child.exitCode !== null) {
+      throw new Error(`the Temporal dev server exited with code ${child.exitCode}; see ${join(opts.stateDir, 'temporal-server.log')}`);
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the Temporal dev server did not open port ${port} within 60 s`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    address,
+    uiUrl: `http://localhost:${uiPort}`,
+    process: child,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}

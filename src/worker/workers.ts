@@ -1,0 +1,86 @@
+/**
+ * The workers of one host: the workflow worker (queue isheep), the data worker (isheep-cpu) and one model
+ * worker per slot (isheep-gpu), each slot running one model job at a time with its devices pinned through
+ * CUDA_VISIBLE_DEVICES. Without GPUs there is one CPU slot.
+ */
+import { execFileSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createDataActivities } from '../activities/data.js';
+import { createModelActivities } from '../activities/model.js';
+import { Store } from '../artifacts/store.js';
+import type { Engine } from '../engine/runner.js';
+import { CPU_QUEUE, GPU_QUEUE, WORKFLOW_QUEUE } from '../queues.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface Slot {
+  /** Devices of this slot, e.g. '0,1'; null for the CPU slot. */
+  devices: string | null;
+}
+
+/** One slot per visible GPU, or one CPU slot when there is none. */
+export function detectSlots(): Slot[] {
+  try {
+    const out = execFileSync('nvidia-smi', ['--query-gpu=index', '--format=csv,noheader'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const ids = out.split('\n').map((s) => s.trim()).filter(Boolean);
+    if (ids.length > 0) return ids.map((id) => ({ devices: id }));
+  } catch {
+    /* no NVIDIA driver: a CPU slot */
+  }
+  return [{ devices: null }];
+}
+
+export interface HostWorkersOptions {
+  connection: NativeConnection;
+  namespace: string;
+  store: Store;
+  engine: Engine;
+  slots: Slot[];
+  /** Prebuilt workflow bundle (tests build it once); otherwise bundled from WORKFLOWS_PATH. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Which roles to run on this host. */
+  roles?: { workflows?: boolean; data?: boolean; models?: boolean };
+}
+
+export async function createHostWorkers(opts: HostWorkersOptions): Promise<Worker[]> {
+  const roles = { workflows: true, data: true, models: true, ...opts.roles };
+  const common = { connection: opts.connection, namespace: opts.namespace };
+  const workers: Worker[] = [];
+  if (roles.workflows) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: WORKFLOW_QUEUE,
+        ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+      }),
+    );
+  }
+  if (roles.data) {
+    workers.push(await Worker.create({ ...common, taskQueue: CPU_QUEUE, activities: createDataActivities(opts.store) }));
+  }
+  if (roles.models) {
+    for (const [i, slot] of opts.slots.entries()) {
+      const env: Record<string, string> = slot.devices === null ? { CUDA_VISIBLE_DEVICES: '' } : { CUDA_VISIBLE_DEVICES: slot.devices };
+      workers.push(
+        await Worker.create({
+          ...common,
+          taskQueue: GPU_QUEUE,
+          identity: `${hostname()}/slot-${i}${slot.devices === null ? '-cpu' : `-gpu${slot.devices}`}`,
+          activities: createModelActivities(opts.store, opts.engine, { env }),
+          // One model job at a time per slot: two would fight over the same GPU memory.
+          maxConcurrentActivityTaskExecutions: 1,
+        }),
+      );
+    }
+  }
+  return workers;
+}
+
+/** Runs workers until `signal` aborts, then shuts them down gracefully. */
+export async function runWorkers(workers: Worker[], signal?: AbortSignal): Promise<void> {
+  const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
+  signal?.addEventListener('abort', stop, { once: true });
+  await Promise.all(workers.map((w) => w.run()));
+}

@@ -1,0 +1,82 @@
+/** Plain-JSON shapes the workflows keep and return (they cross Temporal, so no Maps, no classes). */
+import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
+import type { RunConfig } from '../config/schema.js';
+import type { EvalScore, StageCounts, SynthesisCounts } from '../activities/data.js';
+
+export type IterationStage =
+  | 'synthesizing'
+  | 'responding'
+  | 'filtering'
+  | 'assessing'
+  | 'selecting'
+  | 'training'
+  | 'evaluating'
+  | 'done';
+
+/** The data card of one iteration: counts in and out of every stage, and why things were dropped. */
+export interface IterationCard {
+  iteration: number;
+  model: string;
+  synthesis: SynthesisCounts & { rounds: number; target: number };
+  responses?: StageCounts;
+  assessment?: StageCounts & { histograms: { quality: number[]; following: number[] } };
+  training?:
+    | { skipped: false; trainLoss: number; evalLoss: number | null; steps: number; trainSamples: number; valSamples: number; seconds: number }
+    | { skipped: true; reason: string };
+  evaluation?: EvalScore;
+  /** Generation throughput of each generate job, for people tuning batch sizes. */
+  generation: { stage: string; newTokens: number; tokensPerSecond: number; seconds: number }[];
+}
+
+export interface IterationInput {
+  config: RunConfig;
+  run: string;
+  iteration: number;
+  base: ModelRef;
+  /** M_{t-1}. */
+  current: ModelRef;
+  seeds: ArtifactRef;
+  /** Kept pairs of earlier iterations (for the total_base policy). */
+  earlierKept: ArtifactRef[];
+}
+
+export interface IterationResult {
+  /** M_t (M_{t-1} again when training was skipped). */
+  model: ModelRef;
+  kept: ArtifactRef | null;
+  card: IterationCard;
+}
+
+export interface IterationProgress {
+  iteration: number;
+  stage: IterationStage;
+  card: IterationCard;
+}
+
+/** One row of the per-iteration table. */
+export interface IterationSummary {
+  iteration: number;
+  instructions: number;
+  pairs: number;
+  kept: number;
+  trainLoss: number | null;
+  evalScore: number | null;
+  model: string;
+}
+
+export interface RunProgress {
+  stage: 'preparing' | 'baseline' | 'iterating' | 'reporting' | 'done';
+  iteration: number;
+  iterations: number;
+  baseline: EvalScore | null;
+  summaries: IterationSummary[];
+}
+
+export interface RunResult {
+  name: string;
+  store: string;
+  baseline: EvalScore | null;
+  summaries: IterationSummary[];
+  finalModel: ModelRef;
+  report: string;
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+// A deterministic test double of the Python engine, for orchestration tests only (never a product default).
+// It speaks the engine's protocol (`<job> --spec spec.json`, JSON lines on stdout) and answers each kind of
+// prompt with text shaped like a model's: numbered instruction lists for meta-prompts, answers, and
+// "<score>||<explanation>" judgments, all derived from a hash of the row id and the seed.
+//
+// FAKE_ENGINE_SLOW_MS=N sleeps N ms per generated row (to let tests act in the middle of a job).
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
+const fail = (kind, message) => {
+  emit({ event: 'error', kind, message });
+  process.exit(kind === 'bad_input' ? 2 : 1);
+};
+
+const [job, flag, specPath] = process.argv.slice(2);
+if (flag !== '--spec' || !specPath) fail('bad_input', 'usage: fake-engine <job> --spec spec.json');
+const spec = JSON.parse(readFileSync(specPath, 'utf8'));
+
+const hash = (text) => createHash('sha256').update(text).digest();
+const WORDS = (
+  'river quantum budget poem recipe triangle history neuron carbon ledger violin glacier password orbit ' +
+  'harvest theorem sonnet invoice compass protein volcano algorithm tariff lantern vaccine bridge mosaic ' +
+  'satellite grammar fossil hurricane pension telescope enzyme marathon cipher dialect orchard magnet ' +
+  'festival drought sculpture monsoon verdict pigment rhythm galaxy turbine kernel syllable canyon'
+).split(' ');
+const VERBS = ['Explain', 'Summarize', 'Compare', 'Describe', 'Classify', 'Rewrite', 'Evaluate', 'Outline', 'Critique', 'Translate'];
+
+function instruction(seedText) {
+  const h = hash(seedText);
+  const words = Array.from({ length: 6 }, (_, i) => WORDS[h[i] % WORDS.length]);
+  return `${VERBS[h[6] % VERBS.length]} how ${words[0]} relates to ${words[1]} and ${words[2]}, using ${words[3]} ${words[4]} as an example of ${words[5]}.`;
+}
+
+function reply(row, seed) {
+  const text = row.prompt ?? row.messages?.at(-1)?.content ?? '';
+  const h = hash(`${seed}:${row.id}`);
+  if (/Instruction:\s*$/.test(text)) {
+    const first = Number(/(\d+)\.\s*Instruction:\s*$/.exec(text)?.[1] ?? 6);
+    const items = [];
+    for (let k = 0; k < 4; k++) {
+      const n = first + k;
+      const label = k === 0 ? '' : `${n}. Instruction: `;
+      const input = h[k] % 3 === 0 ? `Some ${WORDS[h[k + 8] % WORDS.length]} data.` : '<noinput>';
+      items.push(`${label}${instruction(`${seed}:${row.id}:${k}`)}\n${n}. Input: ${input}`);
+    }
+    return items.join('\n\n') + `\n\n${first + 4}. Instruction: Cut off mid`;
+  }
+  if (text.includes('||')) {
+    const r = h[0] % 10;
+    if (r === 0) return 'I think this answer is fine.';
+    return `${r < 3 ? 6 : 9}||The answer is ${r < 3 ? 'vague' : 'clear and correct'}.`;
+  }
+  return `Here is a careful answer about ${WORDS[h[1] % WORDS.length]}: it depends on ${WORDS[h[2] % WORDS.length]}.`;
+}
+
+const sleepMs = Number(process.env.FAKE_ENGINE_SLOW_MS ?? 0);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function writeAtomic(path, text) {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
+async function generate() {
+  if (!existsSync(spec.input)) fail('bad_input', `input file ${spec.input} does not exist`);
+  const rows = readFileSync(spec.input, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const partial = `${spec.output}.partial`;
+  const done = new Map();
+  if (existsSync(partial)) {
+    for (const line of readFileSync(partial, 'utf8').split('\n').filter(Boolean)) {
+      const r = JSON.parse(line);
+      done.set(r.id, r);
+    }
+  }
+  emit({ event: 'progress', stage: 'loading' });
+  let newTokens = 0;
+  for (const [i, row] of rows.entries()) {
+    if (!done.has(row.id)) {
+      if (sleepMs) await sleep(sleepMs);
+      const text = reply(row, spec.sampling.seed);
+      const out = { id: row.id, text, prompt_tokens: 10, new_tokens: text.split(' ').length, finish_reason: 'stop' };
+      appendFileSync(partial, `${JSON.stringify(out)}\n`);
+      done.set(row.id, out);
+    }
+    newTokens += done.get(row.id).new_tokens;
+    emit({ event: 'progress', done: i + 1, total: rows.length, new_tokens: newTokens, elapsed_s: 0 });
+  }
+  writeAtomic(spec.output, rows.map((r) => `${JSON.stringify(done.get(r.id))}\n`).join(''));
+  emit({ event: 'result', output: spec.output, rows: rows.length, new_tokens: newTokens, tokens_per_s: 1000, elapsed_s: 0.1 });
+}
+
+function train() {
+  const rows = readFileSync(spec.data, 'utf8').split('\n').filter(Boolean);
+  if (rows.length === 0) fail('bad_input', `no training rows in ${spec.data}`);
+  const steps = Math.max(1, Math.ceil((rows.length * spec.epochs) / (spec.per_device_batch_size * spec.gradient_accumulation_steps)));
+  for (let s = 1; s <= steps; s++) emit({ event: 'progress', step: s, total_steps: steps, loss: 2 / s, lr: spec.learning_rate, epoch: s / steps });
+  mkdirSync(spec.output, { recursive: true });
+  writeFileSync(join(spec.output, 'config.json'), JSON.stringify({ fake: true, base_model: spec.base_model, data_sha256: hash(rows.join('\n')).toString('hex') }));
+  emit({ event: 'result', output: spec.output, train_loss: 1.5, eval_loss: 1.7, steps, train_samples: rows.length, val_samples: 0, elapsed_s: 0.1 });
+}
+
+function importModel() {
+  mkdirSync(spec.output, { recursive: true });
+  writeFileSync(join(spec.output, 'config.json'), JSON.stringify({ fake: true, source: spec.source }));
+  emit({ event: 'result', model_dir: spec.output, params: 0, reused: false });
+}
+
+if (job === 'generate') await generate();
+else if (job === 'train') train();
+else if (job === 'import-model') importModel();
+else fail('bad_input', `unknown job ${job}`);
