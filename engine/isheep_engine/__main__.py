@@ -1,0 +1,36 @@
+"""Dispatch to one job:
+
+    python -m isheep_engine import-model --spec spec.json
+    python -m isheep_engine generate --spec spec.json
+    python -m isheep_engine train --spec spec.json
+
+stdout carries only JSON event lines (see protocol.py); logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from . import protocol
+
+JOBS = {"import-model": "import_model", "generate": "generate", "train": "train"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in JOBS:
+        protocol.claim_stdout()
+        if argv and argv[0] in ("-h", "--help"):
+            print(__doc__, file=sys.stderr)
+            return 0
+        got = repr(argv[0]) if argv else "nothing"
+        protocol.emit("error", kind=protocol.BAD_INPUT,
+                      message=f"unknown job {got}; expected one of {', '.join(JOBS)}")
+        return 2
+    module = importlib.import_module(f".{JOBS[argv[0]]}", __package__)
+    return module.main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,413 @@
+"""train: supervised fine-tuning (LoRA merged into a full model, or full fine-tuning) on instruction data.
+
+    python -m isheep_engine train --spec spec.json
+
+spec (base_model, data, output and work_dir are required; the rest default to the values shown):
+  {"base_model": DIR, "data": FILE.jsonl, "output": DIR, "work_dir": DIR,
+   "method": "lora"|"full",
+   "lora": {"r": 8, "alpha": 16, "dropout": 0.05, "target_modules": "all-linear" | [NAME, ...]},
+   "learning_rate": 5e-5, "lr_scheduler": "cosine", "warmup_steps": 20, "epochs": 2,
+   "cutoff_len": 1024, "per_device_batch_size": 4, "gradient_accumulation_steps": 4,
+   "max_samples": 3000, "val_fraction": 0.1, "seed": 42, "max_steps": null,
+   "system_prompt": "You are a helpful assistant." (null: no system turn),
+   "device": "auto"|"cpu"|"cuda", "precision": "auto"|"bf16"|"fp32"}
+
+data rows: {"id", "instruction", "input", "response"} ("input" may be missing or empty). Each row is
+rendered with the base model's chat template (system = system_prompt; user = instruction, plus "\\n\\n" +
+input when input is non-empty; assistant = response); the loss covers only the assistant turn's tokens;
+examples are cut to cutoff_len tokens. Rows with an empty instruction or response, or whose response is cut
+off entirely, are skipped (counted in skipped_samples); none left is bad_input.
+
+Rows are shuffled with seed, capped at max_samples, and val_fraction of them held out (at least one when
+there are two or more). With a validation set the model is evaluated after each epoch and the best
+checkpoint (lowest eval loss) is kept. Checkpoints live under work_dir/checkpoints; a re-run of the same
+spec resumes from the last one. The LoRA adapter is merged and a full model folder (safetensors, tokenizer,
+chat template, generation config) written to output via a temporary folder + rename; when output already
+holds the result of the same spec, nothing is trained again (reused: true).
+
+events: {"event":"progress","stage":...}, per optimizer step
+        {"event":"progress","step":S,"total_steps":T,"loss":L,"lr":LR,"epoch":E}, after each evaluation
+        {"event":"progress","step":S,"epoch":E,"eval_loss":V}
+result: {"event":"result","output":DIR,"train_loss":L,"eval_loss":V|null,"steps":S,"train_samples":N,
+         "val_samples":V,"skipped_samples":K,"elapsed_s":S,"reused":bool}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from typing import Any
+
+from . import protocol
+from .files import read_jsonl, staged_dir, write_json_atomic
+from .models import DEVICES, load_tokenizer, quiet_libraries, resolve_device, setup_threads, stored_dtype
+from .protocol import BadInput, ModelLoadError
+from .spec import Field, fraction, load_spec, non_negative, obj, path_field, positive, spec_fingerprint
+
+IGNORE_INDEX = -100
+MARKER = "isheep-train.json"
+SPEC_COPY = "isheep-train-spec.json"
+SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+              "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "warmup_stable_decay")
+
+
+def _targets(v: Any) -> str | None:
+    if isinstance(v, str):
+        return None if v else "must not be empty"
+    if isinstance(v, list) and v and all(isinstance(x, str) and x for x in v):
+        return None
+    return "must be \"all-linear\" or a non-empty list of module names"
+
+
+SPEC = {
+    "base_model": path_field(),
+    "data": path_field(),
+    "output": path_field(),
+    "work_dir": path_field(),
+    "method": Field((str,), "lora", choices=("lora", "full")),
+    "lora": obj({
+        "r": Field((int,), 8, check=positive),
+        "alpha": Field((int, float), 16, check=positive),
+        "dropout": Field((float,), 0.05, check=fraction),
+        "target_modules": Field((str, list), "all-linear", check=_targets),
+    }),
+    "learning_rate": Field((float,), 5e-5, check=positive),
+    "lr_scheduler": Field((str,), "cosine", choices=SCHEDULERS),
+    "warmup_steps": Field((int,), 20, check=non_negative),
+    "epochs": Field((int, float), 2, check=positive),
+    "cutoff_len": Field((int,), 1024, check=lambda v: None if v >= 8 else "must be >= 8"),
+    "per_device_batch_size": Field((int,), 4, check=positive),
+    "gradient_accumulation_steps": Field((int,), 4, check=positive),
+    "max_samples": Field((int,), 3000, nullable=True, check=positive),
+    "val_fraction": Field((float,), 0.1, check=fraction),
+    "seed": Field((int,), 42),
+    "max_steps": Field((int,), None, nullable=True, check=positive),
+    "system_prompt": Field((str,), "You are a helpful assistant.", nullable=True),
+    "device": Field((str,), "auto", choices=DEVICES),
+    "precision": Field((str,), "auto", choices=("auto", "bf16", "fp32")),
+}
+
+
+def make_parser():
+    return protocol.job_parser("isheep_engine train", __doc__)
+
+
+# ---------------------------------------------------------------- data
+
+def build_example(tokenizer: Any, system_prompt: str | None, instruction: str, input_text: str, response: str,
+                  cutoff_len: int) -> dict[str, list[int]] | None:
+    """Token ids and labels for one pair; labels are IGNORE_INDEX everywhere but the assistant turn.
+
+    The prompt (system + user + the assistant header) and the assistant turn are tokenized separately, as
+    at generation time, where the prompt is tokenized alone and the answer follows it token by token.
+    Returns None when cutting to cutoff_len leaves no response token.
+    """
+    user = instruction + ("\n\n" + input_text if input_text else "")
+    messages = ([{"role": "system", "content": system_prompt}] if system_prompt is not None else [])
+    messages.append({"role": "user", "content": user})
+    prompt_text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    full_text = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": response}], tokenize=False)
+    if not full_text.startswith(prompt_text):
+        raise ModelLoadError("the chat template renders the prompt differently with and without the answer; "
+                             "cannot tell the answer's tokens apart")
+    prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(full_text[len(prompt_text):], add_special_tokens=False)["input_ids"]
+    input_ids = (prompt_ids + answer_ids)[:cutoff_len]
+    labels = ([IGNORE_INDEX] * len(prompt_ids) + answer_ids)[:cutoff_len]
+    if all(x == IGNORE_INDEX for x in labels):
+        return None
+    return {"input_ids": input_ids, "labels": labels, "attention_mask": [1] * len(input_ids)}
+
+
+def read_rows(path: str) -> tuple[list[dict[str, str]], int]:
+    """Valid rows and the number of unusable (empty) ones; a malformed row is bad_input."""
+    rows, skipped = [], 0
+    for lineno, row in read_jsonl(path):
+        where = f"{path} line {lineno}"
+        for key in ("instruction", "response"):
+            if not isinstance(row.get(key), str):
+                raise BadInput(f"{where}: \"{key}\" must be a string")
+        inp = row.get("input")
+        if inp is not None and not isinstance(inp, str):
+            raise BadInput(f"{where}: \"input\" must be a string")
+        if "id" in row and not isinstance(row["id"], (str, int)):
+            raise BadInput(f"{where}: \"id\" must be a string")
+        if not row["instruction"].strip() or not row["response"].strip():
+            skipped += 1
+            continue
+        rows.append({"id": str(row.get("id", lineno)), "instruction": row["instruction"], "input": inp or "",
+                     "response": row["response"]})
+    return rows, skipped
+
+
+def split(items: list[Any], seed: int, max_samples: int | None, val_fraction: float) -> tuple[list[Any], list[Any]]:
+    items = list(items)
+    random.Random(seed).shuffle(items)
+    if max_samples is not None:
+        items = items[:max_samples]
+    n = len(items)
+    n_val = 0
+    if val_fraction > 0 and n >= 2:
+        n_val = min(n - 1, max(1, round(n * val_fraction)))
+    return items[n_val:], items[:n_val]
+
+
+class ListDataset:
+    def __init__(self, items: list[dict[str, list[int]]]):
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        return self.items[i]
+
+
+class PadCollator:
+    """Right-pads input_ids (pad id), labels (IGNORE_INDEX) and attention_mask (0)."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, features: list[dict[str, list[int]]]):
+        import torch
+
+        width = max(len(f["input_ids"]) for f in features)
+
+        def pad(key: str, value: int):
+            return torch.tensor([f[key] + [value] * (width - len(f[key])) for f in features], dtype=torch.long)
+
+        return {"input_ids": pad("input_ids", self.pad_id), "labels": pad("labels", IGNORE_INDEX),
+                "attention_mask": pad("attention_mask", 0)}
+
+
+# ---------------------------------------------------------------- training
+
+def _event_callback():
+    from transformers import TrainerCallback
+
+    class EventCallback(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = logs or {}
+            if "loss" in logs:
+                protocol.progress(step=state.global_step, total_steps=state.max_steps, loss=logs["loss"],
+                                  lr=logs.get("learning_rate"), epoch=logs.get("epoch"))
+            if "eval_loss" in logs:
+                protocol.progress(step=state.global_step, epoch=logs.get("epoch"), eval_loss=logs["eval_loss"])
+
+    return EventCallback()
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def _resume_checkpoint(ckpt_dir: str, work_dir: str, fingerprint: str) -> str | None:
+    """The last checkpoint of an earlier run of the same spec; checkpoints of another spec are removed."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    os.makedirs(work_dir, exist_ok=True)
+    saved = _read_json(os.path.join(work_dir, SPEC_COPY))
+    if saved is None or saved.get("fingerprint") != fingerprint:
+        if os.path.isdir(ckpt_dir):
+            print(f"train: removing checkpoints of a different spec in {ckpt_dir}", file=sys.stderr)
+            shutil.rmtree(ckpt_dir)
+        return None
+    if not os.path.isdir(ckpt_dir):
+        return None
+    return get_last_checkpoint(ckpt_dir)
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    started = time.monotonic()
+    fingerprint = spec_fingerprint(spec)
+    marker = _read_json(os.path.join(spec["output"], MARKER))
+    if marker is not None and marker.get("fingerprint") == fingerprint:
+        return {**marker["result"], "reused": True}
+    if os.path.exists(spec["output"]) and (not os.path.isdir(spec["output"]) or os.listdir(spec["output"])):
+        raise BadInput(f"output {spec['output']} already exists and is not the result of this spec; remove it first")
+
+    rows, skipped = read_rows(spec["data"])
+    device = resolve_device(spec["device"])
+    setup_threads(device)
+    import torch
+
+    if spec["precision"] == "auto":
+        bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+    else:
+        bf16 = spec["precision"] == "bf16"
+
+    protocol.progress(stage="loading")
+    tokenizer = load_tokenizer(spec["base_model"], padding_side="right")
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelLoadError(f"tokenizer in {spec['base_model']} has no chat template")
+    examples = []
+    for row in rows:
+        ex = build_example(tokenizer, spec["system_prompt"], row["instruction"], row["input"], row["response"],
+                           spec["cutoff_len"])
+        if ex is None:
+            skipped += 1
+        else:
+            examples.append(ex)
+    if not examples:
+        raise BadInput(f"{spec['data']}: no usable training rows ({skipped} skipped: empty instruction or response, "
+                       f"or nothing of the response left within cutoff_len={spec['cutoff_len']})")
+    train_set, val_set = split(examples, spec["seed"], spec["max_samples"], spec["val_fraction"])
+
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, set_seed
+
+    set_seed(spec["seed"])
+    base_dtype = stored_dtype(spec["base_model"])
+    train_dtype = torch.bfloat16 if (bf16 and spec["method"] == "lora") else torch.float32
+    try:
+        model = AutoModelForCausalLM.from_pretrained(spec["base_model"], dtype=train_dtype)
+    except Exception as exc:  # noqa: BLE001
+        if protocol.classify(exc)[0] == protocol.OUT_OF_MEMORY:
+            raise
+        raise ModelLoadError(f"cannot load model from {spec['base_model']}: {type(exc).__name__}: {exc}") from exc
+    if spec["method"] == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        lora = spec["lora"]
+        model = get_peft_model(model, LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
+                                                 target_modules=lora["target_modules"], task_type="CAUSAL_LM"))
+
+    ckpt_dir = os.path.join(spec["work_dir"], "checkpoints")
+    resume = _resume_checkpoint(ckpt_dir, spec["work_dir"], fingerprint)
+    write_json_atomic(os.path.join(spec["work_dir"], SPEC_COPY), {"fingerprint": fingerprint, "spec": spec})
+    has_val = len(val_set) > 0
+    args = TrainingArguments(
+        output_dir=ckpt_dir,
+        per_device_train_batch_size=spec["per_device_batch_size"],
+        per_device_eval_batch_size=spec["per_device_batch_size"],
+        gradient_accumulation_steps=spec["gradient_accumulation_steps"],
+        learning_rate=spec["learning_rate"],
+        lr_scheduler_type=spec["lr_scheduler"],
+        warmup_steps=spec["warmup_steps"],
+        num_train_epochs=float(spec["epochs"]),
+        max_steps=spec["max_steps"] if spec["max_steps"] is not None else -1,
+        logging_strategy="steps",
+        logging_steps=1,
+        eval_strategy="epoch" if has_val else "no",
+        save_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=has_val,
+        metric_for_best_model="eval_loss" if has_val else None,
+        greater_is_better=False if has_val else None,
+        bf16=bf16,
+        use_cpu=device == "cpu",
+        seed=spec["seed"],
+        data_seed=spec["seed"],
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_pin_memory=device == "cuda",
+        remove_unused_columns=False,
+    )
+    done_state = _finished_state(resume) if resume else None
+    if done_state is not None:
+        # The earlier run finished training (it died while saving): take its best weights, do not step again.
+        model = _load_checkpoint_weights(model, _best_checkpoint(done_state, resume, ckpt_dir), spec, train_dtype)
+        log_history, steps = done_state.get("log_history", []), int(done_state["global_step"])
+        eval_loss = done_state.get("best_metric") if has_val else None
+        protocol.progress(stage="training", train_samples=len(train_set), val_samples=len(val_set),
+                          resumed_from=os.path.basename(resume), finished=True)
+    else:
+        trainer = Trainer(model=model, args=args, train_dataset=ListDataset(train_set),
+                          eval_dataset=ListDataset(val_set) if has_val else None,
+                          data_collator=PadCollator(int(tokenizer.pad_token_id)), callbacks=[_event_callback()])
+        protocol.progress(stage="training", train_samples=len(train_set), val_samples=len(val_set),
+                          resumed_from=os.path.basename(resume) if resume else None)
+        trainer.train(resume_from_checkpoint=resume)
+        eval_loss = trainer.state.best_metric if has_val else None
+        if has_val and eval_loss is None:
+            eval_loss = trainer.evaluate().get("eval_loss")
+            protocol.progress(step=trainer.state.global_step, epoch=trainer.state.epoch, eval_loss=eval_loss)
+        model, log_history, steps = trainer.model, trainer.state.log_history, int(trainer.state.global_step)
+    step_losses = [h["loss"] for h in log_history if "loss" in h]
+
+    protocol.progress(stage="saving")
+    if spec["method"] == "lora":
+        model = _merge(model, spec, base_dtype, train_dtype)
+    elif base_dtype != torch.float32:
+        model = model.to(base_dtype)
+    result = {
+        "output": spec["output"],
+        "train_loss": float(sum(step_losses) / len(step_losses)) if step_losses else None,
+        "eval_loss": float(eval_loss) if eval_loss is not None else None,
+        "steps": steps,
+        "train_samples": len(train_set),
+        "val_samples": len(val_set),
+        "skipped_samples": skipped,
+        "elapsed_s": round(time.monotonic() - started, 3),
+    }
+    with staged_dir(spec["output"]) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.padding_side = "left"
+        tokenizer.save_pretrained(tmp)
+        write_json_atomic(os.path.join(tmp, MARKER), {"fingerprint": fingerprint, "spec": spec, "result": result})
+    return {**result, "reused": False}
+
+
+def _finished_state(checkpoint: str) -> dict[str, Any] | None:
+    """The checkpoint's trainer state when it marks the end of training (global_step reached max_steps)."""
+    state = _read_json(os.path.join(checkpoint, "trainer_state.json"))
+    if state and state.get("max_steps") and int(state.get("global_step", 0)) >= int(state["max_steps"]):
+        return state
+    return None
+
+
+def _best_checkpoint(state: dict[str, Any], last: str, ckpt_dir: str) -> str:
+    best = state.get("best_model_checkpoint")
+    if best:
+        best = os.path.join(ckpt_dir, os.path.basename(best))  # work_dir may have moved
+        if os.path.isdir(best):
+            return best
+    return last
+
+
+def _load_checkpoint_weights(model: Any, checkpoint: str, spec: dict[str, Any], train_dtype: Any):
+    if spec["method"] == "lora":
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(model, load_file(os.path.join(checkpoint, "adapter_model.safetensors")))
+        return model
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(checkpoint, dtype=train_dtype)
+
+
+def _merge(model: Any, spec: dict[str, Any], base_dtype: Any, train_dtype: Any):
+    """Merge the adapter into the base weights, in the dtype the base model is stored in."""
+    if train_dtype == base_dtype:
+        return model.merge_and_unload()
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    adapter_dir = os.path.join(spec["work_dir"], "adapter")
+    model.save_pretrained(adapter_dir)
+    device = next(model.parameters()).device
+    del model
+    base = AutoModelForCausalLM.from_pretrained(spec["base_model"], dtype=base_dtype).to(device)
+    return PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
+
+
+def main(argv: list[str] | None = None) -> int:
+    def job(args):
+        quiet_libraries()
+        spec = load_spec(args.spec, SPEC)
+        protocol.result(**run(spec))
+
+    return protocol.run_job(job, make_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+import json
+import os
+
+import pytest
+
+from conftest import run_job
+from isheep_engine.generate import batch_seed, cut_at_stop
+
+ROWS = [
+    {"id": "raw", "prompt": "Here is a list of fruits:\n1. Apple\n2."},
+    {"id": "chat1", "messages": [{"role": "user", "content": "What is the capital of France?"}]},
+    {"id": "chat2", "messages": [{"role": "system", "content": "You answer briefly."},
+                                 {"role": "user", "content": "Name a color."}]},
+]
+
+
+def _spec(model_dir, tmp_path, **over):
+    spec = {"model": model_dir, "input": str(tmp_path / "in.jsonl"), "output": str(tmp_path / "out" / "gen.jsonl"),
+            "sampling": {"temperature": 1.0, "top_p": 0.95, "max_new_tokens": 6, "seed": 7},
+            "batch_size": 2, "device": "cpu", "system_prompt": "You are a helpful assistant."}
+    spec.update(over)
+    return spec
+
+
+def _write_input(tmp_path):
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+
+
+def _read(path):
+    return [json.loads(line) for line in open(path)]
+
+
+@pytest.fixture(scope="module")
+def fresh(model_dir, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("gen_fresh")
+    _write_input(tmp_path)
+    spec = _spec(model_dir, tmp_path)
+    run = run_job("generate", spec, tmp_path / "spec.json")
+    assert run.rc == 0, run
+    return spec, run
+
+
+def test_generate_rows_in_input_order(fresh):
+    spec, run = fresh
+    assert run.events[0] == {"event": "progress", "stage": "loading"}
+    res = run.last
+    assert res["event"] == "result" and res["output"] == spec["output"] and res["rows"] == 3
+    rows = _read(spec["output"])
+    assert [r["id"] for r in rows] == ["raw", "chat1", "chat2"]
+    for r in rows:
+        assert set(r) == {"id", "text", "prompt_tokens", "new_tokens", "finish_reason"}
+        assert r["text"].strip(), r
+        assert 0 < r["new_tokens"] <= 6 and r["prompt_tokens"] > 0
+        assert r["finish_reason"] in ("stop", "length")
+    assert res["new_tokens"] == sum(r["new_tokens"] for r in rows) and res["tokens_per_s"] > 0
+    batches = [e for e in run.progress() if "done" in e]
+    assert [e["done"] for e in batches] == [2, 3] and all(e["total"] == 3 for e in batches)
+    assert not os.path.exists(spec["output"] + ".partial")
+
+
+def test_resume_skips_done_rows_and_matches_fresh_run(fresh, tmp_path):
+    spec0, run0 = fresh
+    fresh_rows = _read(spec0["output"])
+    _write_input(tmp_path)
+    spec = _spec(spec0["model"], tmp_path)
+    (tmp_path / "out").mkdir()
+    seeded = fresh_rows[1]
+    with open(spec["output"] + ".partial", "w") as fh:
+        fh.write(json.dumps(seeded) + "\n" + '{"id": "raw", "te')  # plus a torn line from a crash
+    run = run_job("generate", spec, tmp_path / "spec.json")
+    assert run.rc == 0, run
+    assert _read(spec["output"]) == fresh_rows
+    assert run.last["new_tokens"] == run0.last["new_tokens"] - seeded["new_tokens"]
+    assert any(e.get("resumed") == 1 for e in run.progress())
+    assert not (tmp_path / "out" / "gen.jsonl.partial").exists()
+
+
+def test_greedy_with_stop_string(model_dir, tmp_path):
+    _write_input(tmp_path)
+    spec = _spec(model_dir, tmp_path, sampling={"temperature": 0, "max_new_tokens": 12}, stop=["\n"], batch_size=3)
+    run = run_job("generate", spec, tmp_path / "spec.json")
+    assert run.rc == 0, run
+    rows = _read(spec["output"])
+    assert all("\n" not in r["text"] for r in rows)
+    assert "paris" in rows[1]["text"].lower(), rows[1]
+
+
+def test_cut_at_stop():
+    assert cut_at_stop("abc\n\nd###e", ["###", "\n\n"]) == ("abc", True)
+    assert cut_at_stop("abc", ["x"]) == ("abc", False)
+    assert cut_at_stop("abc", None) == ("abc", False)
+
+
+def test_batch_seed_depends_on_seed_and_ids():
+    assert batch_seed(1, ["a", "b"]) == batch_seed(1, ["a", "b"])
+    assert len({batch_seed(1, ["a", "b"]), batch_seed(2, ["a", "b"]), batch_seed(1, ["a"]),
+                batch_seed(1, ["ab"])}) == 4
