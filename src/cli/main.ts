@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { Command } from 'commander';
 import { Store } from '../artifacts/store.js';
 import { parseConfig } from '../config/schema.js';
@@ -123,6 +123,9 @@ function printResult(result: RunResult, started: number, uiUrl: string | null) {
   console.log(`final model: ${join(storeRoot(), result.finalModel.uri)}`);
   if (uiUrl) console.log(`Web UI:      ${uiUrl}/namespaces/${NAMESPACE}/workflows/${result.name}`);
 }
+
+// Workers log warnings and errors only; the CLI prints the progress people need.
+Runtime.install({ logger: new DefaultLogger((process.env.ISHEEP_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
 
 const program = new Command('isheep').description('I-SHEEP self-alignment runs on Temporal');
 

@@ -71,6 +71,9 @@ export async function createHostWorkers(opts: HostWorkersOptions): Promise<Worke
           activities: createModelActivities(opts.store, opts.engine, { env }),
           // One model job at a time per slot: two would fight over the same GPU memory.
           maxConcurrentActivityTaskExecutions: 1,
+          // Progress reaches the server (and the Web UI, and `isheep status`) within seconds, not a minute.
+          defaultHeartbeatThrottleInterval: '2 seconds',
+          maxHeartbeatThrottleInterval: '5 seconds',
         }),
       );
     }
