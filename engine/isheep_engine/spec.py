@@ -77,7 +77,7 @@ def check_object(data: Any, fields: dict[str, Field], where: str) -> dict[str, A
         label = f"{where}.{name}"
         if name not in data:
             value = f.default
-            if f.fields is not None:
+            if f.fields is not None and value is not None:  # a nested object with defaults (None: optional)
                 value = check_object(dict(value), f.fields, label)
             out[name] = value
             continue

@@ -6,8 +6,8 @@ const pct = (x: number | null | undefined) => (x === null || x === undefined ? '
 const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined ? '–' : x.toFixed(digits));
 
 export function reportRows(baseline: EvalScore | null, summaries: IterationSummary[]): string[][] {
-  const rows = [['iteration', 'instructions', 'pairs (rule filter)', 'kept (scores > C)', 'keep rate', 'train loss', 'eval (prompt-strict)']];
-  if (baseline) rows.push(['0 (base)', '–', '–', '–', '–', '–', pct(baseline.promptStrict)]);
+  const rows = [['iteration', 'instructions', 'pairs (rule filter)', 'kept (scores > C)', 'keep rate', 'train loss', 'eval (prompt-strict)', 'note']];
+  if (baseline) rows.push(['0 (base)', '–', '–', '–', '–', '–', pct(baseline.promptStrict), '']);
   for (const s of summaries) {
     rows.push([
       String(s.iteration),
@@ -17,6 +17,7 @@ export function reportRows(baseline: EvalScore | null, summaries: IterationSumma
       s.pairs > 0 ? pct(s.kept / s.pairs) : '–',
       num(s.trainLoss),
       pct(s.evalScore),
+      s.note ?? '',
     ]);
   }
   return rows;

@@ -88,5 +88,6 @@ function summarize(card: IterationCard, model: ModelRef): IterationSummary {
     trainLoss: card.training && !card.training.skipped ? card.training.trainLoss : null,
     evalScore: card.evaluation?.promptStrict ?? null,
     model: model.uri,
+    note: card.training?.skipped ? `not trained (${card.training.reason}); M_${card.iteration} = M_${card.iteration - 1}` : '',
   };
 }

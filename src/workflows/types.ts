@@ -62,6 +62,8 @@ export interface IterationSummary {
   trainLoss: number | null;
   evalScore: number | null;
   model: string;
+  /** Why a column is empty, e.g. training skipped because too few pairs were kept. */
+  note: string;
 }
 
 export interface RunProgress {
