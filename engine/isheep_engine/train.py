@@ -13,13 +13,13 @@ spec (base_model, data, output and work_dir are required; the rest default to th
    "device": "auto"|"cpu"|"cuda", "precision": "auto"|"bf16"|"fp32"}
 
 data rows: {"id", "instruction", "input", "response"} ("input" may be missing or empty). Each row is
-rendered with the base model's chat template (system = system_prompt; user = instruction, plus "\\n\\n" +
+rendered with the base model's chat template (system = system_prompt; user = instruction, plus "\\n" +
 input when input is non-empty; assistant = response); the loss covers only the assistant turn's tokens;
 examples are cut to cutoff_len tokens. Rows with an empty instruction or response, or whose response is cut
 off entirely, are skipped (counted in skipped_samples); none left is bad_input.
 
-Rows are shuffled with seed, capped at max_samples, and val_fraction of them held out (at least one when
-there are two or more). With a validation set the model is evaluated after each epoch and the best
+Rows are shuffled with seed, capped at max_samples, and floor(val_fraction × n) of them held out (none for
+fewer than 1/val_fraction rows; at least one row is always trained on). With a validation set the model is evaluated after each epoch and the best
 checkpoint (lowest eval loss) is kept. Checkpoints live under work_dir/checkpoints; a re-run of the same
 spec resumes from the last one. The LoRA adapter is merged and a full model folder (safetensors, tokenizer,
 chat template, generation config) written to output via a temporary folder + rename; when output already
@@ -106,7 +106,8 @@ def build_example(tokenizer: Any, system_prompt: str | None, instruction: str, i
     at generation time, where the prompt is tokenized alone and the answer follows it token by token.
     Returns None when cutting to cutoff_len leaves no response token.
     """
-    user = instruction + ("\n\n" + input_text if input_text else "")
+    # The same user text the model was asked with (src/stages/responses.ts taskText): instruction, newline, input.
+    user = instruction + ("\n" + input_text if input_text else "")
     messages = ([{"role": "system", "content": system_prompt}] if system_prompt is not None else [])
     messages.append({"role": "user", "content": user})
     prompt_text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
@@ -150,9 +151,9 @@ def split(items: list[Any], seed: int, max_samples: int | None, val_fraction: fl
     if max_samples is not None:
         items = items[:max_samples]
     n = len(items)
-    n_val = 0
-    if val_fraction > 0 and n >= 2:
-        n_val = min(n - 1, max(1, round(n * val_fraction)))
+    # floor(n * fraction): a handful of kept pairs (a small model's iteration) all go to training rather than
+    # half of them to a validation set of one; from 1/fraction rows on, the paper's split applies.
+    n_val = min(max(n - 1, 0), int(n * val_fraction + 1e-9))
     return items[n_val:], items[:n_val]
 
 

@@ -35,14 +35,14 @@ def test_label_mask_covers_only_the_response(tokenizer):
     assert labels[first:] == ids[first:]
     prompt = tokenizer.decode(ids[:first])
     answer = tokenizer.decode(ids[first:])
-    assert "You are a helpful assistant." in prompt and "Translate to French.\n\nGood morning" in prompt
+    assert "You are a helpful assistant." in prompt and "Translate to French.\nGood morning" in prompt
     assert prompt.rstrip().endswith("assistant")  # the prompt ends with the assistant header
     assert answer.startswith("Bonjour tout le monde.") and "Bonjour" not in prompt
     assert tokenizer.eos_token in answer  # the model learns to end its turn
     # the prompt tokens are exactly what generation would see
     gen_prompt = tokenizer.apply_chat_template(
         [{"role": "system", "content": "You are a helpful assistant."},
-         {"role": "user", "content": "Translate to French.\n\nGood morning"}], add_generation_prompt=True, tokenize=False)
+         {"role": "user", "content": "Translate to French.\nGood morning"}], add_generation_prompt=True, tokenize=False)
     assert ids[:first] == tokenizer(gen_prompt, add_special_tokens=False)["input_ids"]
 
 
@@ -58,8 +58,9 @@ def test_split():
     train, val = split(list(range(10)), 42, None, 0.1)
     assert len(val) == 1 and len(train) == 9 and sorted(train + val) == list(range(10))
     assert split(list(range(10)), 42, None, 0.1) == (train, val)
-    assert split(list(range(10)), 42, 4, 0.1)[1].__len__() == 1
-    assert split([1, 2], 0, None, 0.01) == ([2], [1]) or len(split([1, 2], 0, None, 0.01)[1]) == 1
+    assert split(list(range(10)), 42, 4, 0.1)[1] == []  # 0.4 of a row: nothing held out
+    assert len(split(list(range(20)), 42, None, 0.1)[1]) == 2
+    assert len(split([1, 2], 0, None, 0.5)[1]) == 1
     assert split([1], 0, None, 0.5) == ([1], [])
     assert split(list(range(10)), 42, None, 0.0)[1] == []
 

@@ -14,7 +14,8 @@ import { BLACKLIST, filterInstructions } from '../stages/prompt-filters.js';
 import { buildResponseRequest, type ResponseRequest } from '../stages/responses.js';
 import { createRng } from '../stages/rng.js';
 import { DedupIndex } from '../stages/rouge.js';
-import { applyRuleFilter, RULES } from '../stages/rule-filter.js';
+import { applyRuleFilter, type Rule } from '../stages/rule-filter.js';
+import { lengthStats, toAlpaca, toMessages, type LengthStats } from '../stages/export.js';
 import { selectPairs as selectScoredPairs, type JudgedPair, type SelectionLevel } from '../stages/selection.js';
 import { buildSynthesisPrompt, parseSynthesized, pickDemos } from '../stages/synthesis.js';
 import type { Pair, Task } from '../stages/types.js';
@@ -158,7 +159,13 @@ export function createDataActivities(store: Store) {
     },
 
     /** Joins instructions with their answers and applies the named rules of ISHEEP.md step 4. */
-    async filterResponses(input: { run: string; iteration: number; tasks: ArtifactRef; responses: ArtifactRef }): Promise<{ pairs: ArtifactRef; counts: StageCounts }> {
+    async filterResponses(input: {
+      run: string;
+      iteration: number;
+      tasks: ArtifactRef;
+      responses: ArtifactRef;
+      rules: Rule[];
+    }): Promise<{ pairs: ArtifactRef; counts: StageCounts }> {
       const answers = await outputsById(store, input.responses);
       const pairs: Pair[] = [];
       for await (const task of store.readJsonl<Task>(input.tasks)) {
@@ -166,7 +173,7 @@ export function createDataActivities(store: Store) {
         if (!answer) throw new Error(`no response for ${task.id} in ${input.responses.uri}`);
         pairs.push({ ...task, response: answer.text.trim() });
       }
-      const result = applyRuleFilter(pairs, RULES);
+      const result = applyRuleFilter(pairs, input.rules);
       const ref = await store.writeJsonl(`${iterationDir(input.run, input.iteration)}/pairs.jsonl`, result.kept);
       return { pairs: ref, counts: { in: pairs.length, kept: result.kept.length, dropped: result.dropped } };
     },
@@ -197,7 +204,12 @@ export function createDataActivities(store: Store) {
       following: ArtifactRef | null;
       level: SelectionLevel;
       threshold: number;
-    }): Promise<{ kept: ArtifactRef; counts: StageCounts; histograms: { quality: number[]; following: number[] } }> {
+    }): Promise<{
+      kept: ArtifactRef;
+      counts: StageCounts;
+      histograms: { quality: number[]; following: number[] };
+      lengths: { instruction: LengthStats; response: LengthStats };
+    }> {
       const quality = input.quality ? await outputsById(store, input.quality) : null;
       const following = input.following ? await outputsById(store, input.following) : null;
       const judged: JudgedPair[] = [];
@@ -205,8 +217,20 @@ export function createDataActivities(store: Store) {
         judged.push({ ...pair, qualityJudgment: quality?.get(pair.id)?.text ?? null, followingJudgment: following?.get(pair.id)?.text ?? null });
       }
       const result = selectScoredPairs(judged, { level: input.level, threshold: input.threshold });
-      const kept = await store.writeJsonl(`${iterationDir(input.run, input.iteration)}/kept.jsonl`, result.kept);
-      return { kept, counts: { in: judged.length, kept: result.kept.length, dropped: result.dropped }, histograms: result.histograms };
+      const dir = iterationDir(input.run, input.iteration);
+      const kept = await store.writeJsonl(`${dir}/kept.jsonl`, result.kept);
+      // The kept pairs in the common SFT formats, for use with any other trainer.
+      await store.writeJsonl(`${dir}/export/alpaca.jsonl`, result.kept.map(toAlpaca));
+      await store.writeJsonl(`${dir}/export/messages.jsonl`, result.kept.map((p) => toMessages(p)));
+      return {
+        kept,
+        counts: { in: judged.length, kept: result.kept.length, dropped: result.dropped },
+        histograms: result.histograms,
+        lengths: {
+          instruction: lengthStats(result.kept.map((p) => p.instruction)),
+          response: lengthStats(result.kept.map((p) => p.response)),
+        },
+      };
     },
 
     /** All kept pairs so far, for the total_base policy. */

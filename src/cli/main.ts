@@ -7,7 +7,7 @@
  *   isheep status NAME           where a run is
  *   isheep report NAME           wait for a run and print its table
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -20,7 +20,8 @@ import { WORKFLOW_QUEUE } from '../queues.js';
 import { engineCommand, loadTools, PROJECT_ROOT } from '../setup/tools.js';
 import { startDevServer, type DevServer } from '../temporal/dev-server.js';
 import { createHostWorkers, detectSlots, runWorkers } from '../worker/workers.js';
-import type { RunResult } from '../workflows/types.js';
+import type { IterationCard, RunResult } from '../workflows/types.js';
+import { renderCard } from './card.js';
 import { renderTable } from '../workflows/report.js';
 import { describeProgress } from './live.js';
 
@@ -117,6 +118,11 @@ async function followRun(client: Client, name: string): Promise<RunResult> {
 
 function printResult(result: RunResult, started: number, uiUrl: string | null) {
   console.log(`\nI-SHEEP run ${result.name} finished in ${((Date.now() - started) / 60_000).toFixed(1)} min\n`);
+  const reportFile = join(storeRoot(), `${result.report}.json`);
+  if (existsSync(reportFile)) {
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { cards: IterationCard[] };
+    for (const card of report.cards) console.log(`${renderCard(card)}\n`);
+  }
   console.log(renderTable(result.baseline, result.summaries));
   console.log(`\nartifacts:   ${join(storeRoot(), result.store)}`);
   console.log(`report:      ${join(storeRoot(), `${result.report}.md`)}`);

@@ -46,7 +46,19 @@ export const paperPreset: Preset = {
   model: { base: 'Qwen/Qwen1.5-72B', device: 'cuda' },
 };
 
-export const presets = { demo: demoPreset, paper: paperPreset } as const;
+/**
+ * One 80 GB GPU (A100/H100) and a 7B model: the paper's method and recipe, with batch sizes that fit.
+ * LoRA on a bf16 7B model fits with per-device batch 4 at 1024 tokens; 4 accumulation steps keep the
+ * paper's effective batch of 16.
+ */
+export const singleGpu7bPreset: Preset = {
+  iterations: 3,
+  model: { base: 'Qwen/Qwen1.5-7B', device: 'cuda' },
+  training: { perDeviceBatchSize: 4, gradientAccumulationSteps: 4 },
+  engine: { batchSize: 256 },
+};
+
+export const presets = { demo: demoPreset, paper: paperPreset, 'single-gpu-7b': singleGpu7bPreset } as const;
 export type PresetName = keyof typeof presets;
 
 /** Deep-merges a user's partial config over a preset (objects merge, everything else replaces). */

@@ -7,6 +7,7 @@
  * belong to the workers' own settings.
  */
 import { z } from 'zod';
+import { RULES } from '../stages/rule-filter.js';
 
 const probability = z.number().min(0).max(1);
 
@@ -72,6 +73,15 @@ export const configSchema = z
       .prefault({}),
     response: z
       .object({ sampling: samplingSchema.default(PAPER_SAMPLING) })
+      .strict()
+      .prefault({}),
+    ruleFilter: z
+      .object({
+        rules: z
+          .array(z.enum(RULES))
+          .default([...RULES])
+          .describe(`Rules of ISHEEP.md step 4 that drop a pair; any of ${RULES.join(', ')}.`),
+      })
       .strict()
       .prefault({}),
     assessment: z

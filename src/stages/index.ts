@@ -89,3 +89,6 @@ export { SELECTION_LEVELS, DEFAULT_SCORE_THRESHOLD, SELECTION_DROP_REASONS, sele
 
 export type { Check, EvalItem, ItemScore, EvaluationScore } from './evaluation.js';
 export { EVAL_ITEMS, checkResponse, scoreEvaluation } from './evaluation.js';
+
+export type { AlpacaRow, MessagesRow, LengthStats } from './export.js';
+export { toAlpaca, toMessages, lengthStats } from './export.js';

@@ -74,7 +74,7 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
   const responseRequests = await data.buildResponseRequests({ run, iteration: t, tasks: accepted, chat: usesChat(current) });
   const responses = await generate('responses', current, responseRequests, `${dir}/responses.raw.jsonl`, config.response.sampling, seedFor(2));
   stage = 'filtering';
-  const filtered = await data.filterResponses({ run, iteration: t, tasks: accepted, responses });
+  const filtered = await data.filterResponses({ run, iteration: t, tasks: accepted, responses, rules: config.ruleFilter.rules });
   card.responses = filtered.counts;
 
   // 5. Self-assessment: two independent passes, run side by side when there are slots for both.
@@ -95,7 +95,7 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
   const selected = await data.selectPairs({
     run, iteration: t, pairs: filtered.pairs, quality, following, level, threshold: config.assessment.threshold,
   });
-  card.assessment = { ...selected.counts, histograms: selected.histograms };
+  card.assessment = { ...selected.counts, histograms: selected.histograms, keptLengths: selected.lengths };
 
   // 7. Training: M_t = SFT(M_0 or M_{t-1}, this iteration's pairs or all of them).
   const policy = config.training.policy;

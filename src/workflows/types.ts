@@ -2,6 +2,7 @@
 import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
 import type { RunConfig } from '../config/schema.js';
 import type { EvalScore, StageCounts, SynthesisCounts } from '../activities/data.js';
+import type { LengthStats } from '../stages/export.js';
 
 export type IterationStage =
   | 'synthesizing'
@@ -19,7 +20,11 @@ export interface IterationCard {
   model: string;
   synthesis: SynthesisCounts & { rounds: number; target: number };
   responses?: StageCounts;
-  assessment?: StageCounts & { histograms: { quality: number[]; following: number[] } };
+  assessment?: StageCounts & {
+    histograms: { quality: number[]; following: number[] };
+    /** Word lengths of the kept pairs' instructions and responses. */
+    keptLengths?: { instruction: LengthStats; response: LengthStats };
+  };
   training?:
     | { skipped: false; trainLoss: number; evalLoss: number | null; steps: number; trainSamples: number; valSamples: number; seconds: number }
     | { skipped: true; reason: string };

@@ -1,0 +1,39 @@
+/** A data card as a few terminal lines: counts in and out of each stage, and why things were dropped. */
+import type { IterationCard } from '../workflows/types.js';
+
+const reasons = (dropped: Record<string, number>) =>
+  Object.entries(dropped)
+    .filter(([, n]) => n > 0)
+    .map(([why, n]) => `${why} ${n}`)
+    .join(', ') || 'none';
+
+const histogram = (counts: number[]) => counts.map((n, i) => `${i + 1}:${n}`).filter((s) => !s.endsWith(':0')).join(' ') || '–';
+
+export function renderCard(card: IterationCard): string {
+  const s = card.synthesis;
+  const lines = [
+    `iteration ${card.iteration} (model ${card.model})`,
+    `  synthesis   ${s.calls} meta-prompts in ${s.rounds} round(s) → ${s.parsed} parsed (last item dropped in ${s.droppedLast}, ${s.unparsedLines} stray lines) → ${s.accepted} accepted; dropped: ${reasons(s.dropped)}`,
+  ];
+  if (card.responses) lines.push(`  rule filter ${card.responses.in} → ${card.responses.kept}; dropped: ${reasons(card.responses.dropped)}`);
+  if (card.assessment) {
+    const a = card.assessment;
+    lines.push(`  assessment  ${a.in} → ${a.kept}; dropped: ${reasons(a.dropped)}`);
+    lines.push(`              scores quality ${histogram(a.histograms.quality)} · following ${histogram(a.histograms.following)}`);
+  }
+  if (card.training) {
+    const t = card.training;
+    lines.push(
+      t.skipped
+        ? `  training    skipped: ${t.reason}`
+        : `  training    ${t.trainSamples} train / ${t.valSamples} val samples, ${t.steps} steps, loss ${t.trainLoss.toFixed(3)}${t.evalLoss === null ? '' : ` (val ${t.evalLoss.toFixed(3)})`}, ${t.seconds.toFixed(0)} s`,
+    );
+  }
+  if (card.evaluation) {
+    const e = card.evaluation;
+    lines.push(`  evaluation  prompt-strict ${(100 * e.promptStrict).toFixed(1)}%, instruction-strict ${(100 * e.instructionStrict).toFixed(1)}% on ${e.items} prompts`);
+  }
+  const gen = card.generation.map((g) => `${g.stage} ${g.tokensPerSecond.toFixed(0)}`).join(', ');
+  if (gen) lines.push(`  tokens/s    ${gen}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,47 @@
+/**
+ * Kept pairs in the two common SFT formats, so users can take an iteration's data to any trainer:
+ * Alpaca-style {instruction, input, output} and chat {messages: [system, user, assistant]}.
+ */
+import { RESPONSE_SYSTEM_PROMPT, taskText } from './responses.js';
+import type { Pair } from './types.js';
+
+export interface AlpacaRow {
+  instruction: string;
+  input: string;
+  output: string;
+}
+
+export interface MessagesRow {
+  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+}
+
+export function toAlpaca(pair: Pair): AlpacaRow {
+  return { instruction: pair.instruction, input: pair.input, output: pair.response };
+}
+
+/** The same conversation the trainer sees: the system message, the task (instruction + input), the answer. */
+export function toMessages(pair: Pair, systemPrompt: string = RESPONSE_SYSTEM_PROMPT): MessagesRow {
+  return {
+    messages: [
+      { role: 'system', content: systemPrompt },
+      { role: 'user', content: taskText(pair) },
+      { role: 'assistant', content: pair.response },
+    ],
+  };
+}
+
+/** Word-count summary of a text field, for data cards. */
+export interface LengthStats {
+  count: number;
+  mean: number;
+  median: number;
+  max: number;
+}
+
+export function lengthStats(texts: readonly string[]): LengthStats {
+  const words = texts.map((t) => (t.trim() === '' ? 0 : t.trim().split(/\s+/).length)).sort((a, b) => a - b);
+  if (words.length === 0) return { count: 0, mean: 0, median: 0, max: 0 };
+  const mid = Math.floor(words.length / 2);
+  const median = words.length % 2 ? words[mid]! : (words[mid - 1]! + words[mid]!) / 2;
+  return { count: words.length, mean: words.reduce((a, b) => a + b, 0) / words.length, median, max: words[words.length - 1]! };
+}
