@@ -41,6 +41,14 @@ describe('the run config', () => {
     }
   });
 
+  it('asks for the endpoint of an external grader, and refuses a key in place of a variable name', () => {
+    expect(() => parseConfig({ name: 'x', model: { base: 'm' }, assessment: { grader: 'external' } })).toThrow(/assessment\.endpoint: required/);
+    expect(() =>
+      parseConfig({ name: 'x', model: { base: 'm' }, assessment: { grader: 'external', endpoint: { baseUrl: 'http://j/v1', model: 'j', apiKeyEnv: 'sk-abc123-secret' } } }),
+    ).toThrow(/assessment\.endpoint\.apiKeyEnv/);
+    expect(() => parseConfig({ name: 'x', model: { base: 'm' }, assessment: { grader: 'external', endpoint: { baseUrl: 'ftp://j', model: 'j' } } })).toThrow(/baseUrl/);
+  });
+
   it('refuses a config that is not an object at all', () => {
     expect(() => parseConfig('run it')).toThrow(ConfigError);
     expect(() => parseConfig(null)).toThrow(/expected object/);

@@ -87,6 +87,22 @@ describe('iSheepRun on a real dev server with the test engine', () => {
     );
   });
 
+  it('grades through an external OpenAI-compatible endpoint when asked, passing the key by name only', async () => {
+    const store = tempStore();
+    const workers = await hostWorkers(env, store, fakeEngine());
+    const endpoint = { baseUrl: 'http://127.0.0.1:9/v1', model: 'judge-70b', apiKeyEnv: 'JUDGE_API_KEY' };
+    const config = smallConfig('wf-external', { iterations: 1, assessment: { grader: 'external', endpoint }, evaluation: { enabled: false } });
+    await withWorkers(workers, () => runToEnd('wf-external', config));
+    const spec = JSON.parse(readFileSync(store.path('runs/wf-external/iter-1/assessment/quality.raw.jsonl.spec.json'), 'utf8'));
+    expect(spec.backend).toBe('openai');
+    expect(spec.endpoint).toEqual({ base_url: endpoint.baseUrl, model: 'judge-70b', api_key_env: 'JUDGE_API_KEY', concurrency: 8, timeout_s: 120, max_retries: 5 });
+    expect(spec).not.toHaveProperty('model');
+    const requests = readFileSync(store.path('runs/wf-external/iter-1/assessment/quality.requests.jsonl'), 'utf8').split('\n')[0]!;
+    expect(JSON.parse(requests)).toHaveProperty('messages');
+    const responsesSpec = JSON.parse(readFileSync(store.path('runs/wf-external/iter-1/responses.raw.jsonl.spec.json'), 'utf8'));
+    expect(responsesSpec.backend).toBe('transformers'); // only grading goes outside
+  });
+
   it('fails at once, without retrying, on a config with bad fields, naming each of them', async () => {
     const store = tempStore();
     const workers = await hostWorkers(env, store, fakeEngine());

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import type { Sampling } from '../config/schema.js';
+import type { Endpoint, Sampling } from '../config/schema.js';
 import type { Engine } from '../engine/runner.js';
 import type { ArtifactRef, ModelRef, Store } from '../artifacts/store.js';
 import { runEngineJob } from './engine-job.js';
@@ -23,6 +23,8 @@ export interface GenerateInput {
   seed: number;
   batchSize: number;
   device: string;
+  /** Generate through an OpenAI-compatible server instead of loading `model`. */
+  endpoint?: Endpoint;
 }
 
 export interface GenerateResult {
@@ -82,8 +84,21 @@ export function createModelActivities(store: Store, engine: Engine, slot: ModelS
     },
 
     async generate(input: GenerateInput): Promise<GenerateResult> {
+      const backend = input.endpoint
+        ? {
+            backend: 'openai',
+            endpoint: {
+              base_url: input.endpoint.baseUrl,
+              model: input.endpoint.model,
+              api_key_env: input.endpoint.apiKeyEnv,
+              concurrency: input.endpoint.concurrency,
+              timeout_s: input.endpoint.timeoutSeconds,
+              max_retries: input.endpoint.maxRetries,
+            },
+          }
+        : { backend: 'transformers', model: store.path(input.model.uri) };
       const spec = {
-        model: store.path(input.model.uri),
+        ...backend,
         input: store.path(input.requests.uri),
         output: store.path(input.output),
         sampling: {

@@ -27,6 +27,24 @@ const runName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" and "-", at most 63 characters, starting with a letter or digit');
 
+/** An OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp, Ollama, a hosted API). */
+export const endpointSchema = z
+  .object({
+    baseUrl: z.url({ protocol: /^https?$/ }).describe('e.g. http://judge:8000/v1'),
+    model: z.string().min(1).describe('The model name the server expects.'),
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+      .nullable()
+      .default(null)
+      .describe('Name of the environment variable on the workers that holds the API key (never the key itself).'),
+    concurrency: z.number().int().min(1).max(256).default(8).describe('Requests in flight per job.'),
+    timeoutSeconds: z.number().positive().default(120),
+    maxRetries: z.number().int().min(0).max(100).default(5),
+  })
+  .strict();
+export type Endpoint = z.infer<typeof endpointSchema>;
+
 export const configSchema = z
   .object({
     name: runName.describe('Run name: the workflow id and the folder of its artifacts in the store.'),
@@ -89,7 +107,11 @@ export const configSchema = z
         level: z.enum(['none', 'quality', 'following', 'both']).default('both').describe('Which self-assessment scores must pass the threshold.'),
         variant: z.enum(['simple', 'combined', 'icl']).default('combined').describe('Wording of the grading criteria.'),
         threshold: z.number().int().min(0).max(10).default(8).describe('Keep a pair only if its scores are greater than this (C).'),
-        grader: z.enum(['current', 'base']).default('current').describe('Grade with the current model M_{t-1} or the base model M_0.'),
+        grader: z
+          .enum(['current', 'base', 'external'])
+          .default('current')
+          .describe('Grade with the current model M_{t-1}, the base model M_0, or an OpenAI-compatible endpoint.'),
+        endpoint: endpointSchema.optional().describe('The external grader, when grader is "external".'),
         sampling: samplingSchema.default({ temperature: 1.0, topP: 0.95, maxNewTokens: 256 }),
       })
       .strict()
@@ -128,7 +150,12 @@ export const configSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.assessment.grader === 'external' && !c.assessment.endpoint) {
+      ctx.addIssue({ code: 'custom', path: ['assessment', 'endpoint'], message: 'required when assessment.grader is "external"' });
+    }
+  });
 
 /** A config as written by a user: defaults may be left out. */
 export type RunConfigInput = z.input<typeof configSchema>;

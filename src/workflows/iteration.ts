@@ -7,6 +7,7 @@
 import { setHandler } from '@temporalio/workflow';
 import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
 import type { GenerateResult } from '../activities/model.js';
+import type { Endpoint } from '../config/schema.js';
 import type { SynthesisCounts } from '../activities/data.js';
 import { data, modelJobs } from './activities.js';
 import { iterationProgressQuery } from './messages.js';
@@ -27,7 +28,15 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
   /** Fine-tuned models are prompted through their chat template; a base M_0 with raw text (ISHEEP.md step 3). */
   const usesChat = (m: ModelRef) => m.uri !== base.uri || config.model.baseChatTemplate;
   const seedFor = (stageNo: number, round = 0) => config.seed * 7919 + t * 1009 + stageNo * 101 + round;
-  const generate = async (label: string, model: ModelRef, requests: ArtifactRef, output: string, sampling: typeof config.response.sampling, seed: number) => {
+  const generate = async (
+    label: string,
+    model: ModelRef,
+    requests: ArtifactRef,
+    output: string,
+    sampling: typeof config.response.sampling,
+    seed: number,
+    endpoint?: Endpoint,
+  ) => {
     const r: GenerateResult = await modelJobs.generate({
       model,
       requests,
@@ -36,6 +45,7 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
       seed,
       batchSize: config.engine.batchSize,
       device: config.model.device,
+      ...(endpoint ? { endpoint } : {}),
     });
     card.generation.push({ stage: label, newTokens: r.newTokens, tokensPerSecond: r.tokensPerSecond, seconds: r.seconds });
     return r.output;
@@ -80,13 +90,15 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
   // 5. Self-assessment: two independent passes, run side by side when there are slots for both.
   stage = 'assessing';
   const grader = config.assessment.grader === 'base' ? base : current;
+  const external = config.assessment.grader === 'external' ? config.assessment.endpoint : undefined;
   const level = config.assessment.level;
   const pass = async (kind: 'quality' | 'following', stageNo: number) => {
     if (level !== 'both' && level !== kind) return null;
     const requests = await data.buildAssessmentRequests({
-      run, iteration: t, pairs: filtered.pairs, kind, variant: config.assessment.variant, chat: usesChat(grader),
+      run, iteration: t, pairs: filtered.pairs, kind, variant: config.assessment.variant, chat: external !== undefined || usesChat(grader),
     });
-    return generate(`assessment ${kind}`, grader, requests, `${dir}/assessment/${kind}.raw.jsonl`, config.assessment.sampling, seedFor(stageNo));
+    const output = `${dir}/assessment/${kind}.raw.jsonl`;
+    return generate(`assessment ${kind}`, grader, requests, output, config.assessment.sampling, seedFor(stageNo), external);
   };
   const [quality, following] = filtered.pairs.rows > 0 ? await Promise.all([pass('quality', 3), pass('following', 4)]) : [null, null];
 
