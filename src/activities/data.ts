@@ -233,14 +233,34 @@ export function createDataActivities(store: Store) {
       };
     },
 
-    /** All kept pairs so far, for the total_base policy. */
-    async mergeTrainingData(input: { run: string; iteration: number; parts: ArtifactRef[] }): Promise<ArtifactRef> {
-      const store_ = store;
-      async function* all() {
-        for (const part of input.parts) yield* store_.readJsonl(part);
+    /** Splits a request file into shards of at most `shardSize` rows, so a stage can run on every slot. */
+    async splitJsonl(input: { source: ArtifactRef; shardSize: number; prefix: string }): Promise<ArtifactRef[]> {
+      const shards: ArtifactRef[] = [];
+      let writer: Awaited<ReturnType<Store['jsonlWriter']>> | null = null;
+      let inShard = 0;
+      for await (const row of store.readJsonl(input.source)) {
+        if (!writer) writer = await store.jsonlWriter(`${input.prefix}${String(shards.length).padStart(4, '0')}.requests.jsonl`);
+        await writer.write(row);
+        if (++inShard === input.shardSize) {
+          shards.push(await writer.commit());
+          writer = null;
+          inShard = 0;
+        }
       }
-      return store.writeJsonl(`${iterationDir(input.run, input.iteration)}/train-data.jsonl`, all());
+      if (writer) shards.push(await writer.commit());
+      return shards;
     },
+
+    /** Concatenates shard outputs, in order, into one file. */
+    async concatJsonl(input: { parts: ArtifactRef[]; output: string }): Promise<ArtifactRef> {
+      async function* all() {
+        for (const part of input.parts) yield* store.readJsonl(part);
+      }
+      return store.writeJsonl(input.output, all());
+    },
+
+    /** All kept pairs so far, for the total_base policy. */
+
 
     /** The verifiable-instruction prompts, formatted for the model under test. */
     async buildEvalRequests(input: { run: string; label: string; chat: boolean }): Promise<ArtifactRef> {

@@ -42,6 +42,8 @@ export interface TrainInput {
   label: string;
   device: string;
   seed: number;
+  /** Checkpoint every this many optimizer steps (null: each epoch), so a retried job resumes. */
+  saveSteps?: number | null;
   training: {
     method: 'lora' | 'full';
     loraRank: number;
@@ -145,6 +147,7 @@ export function createModelActivities(store: Store, engine: Engine, slot: ModelS
         val_fraction: t.valFraction,
         seed: input.seed,
         max_steps: t.maxSteps,
+        save_steps: input.saveSteps ?? null,
         system_prompt: SYSTEM_PROMPT,
         device: input.device,
         precision: 'auto',

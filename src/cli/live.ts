@@ -15,8 +15,9 @@ export async function describeProgress(client: Client, runId: string): Promise<s
     const child = client.workflow.getHandle(`${runId}.iter-${p.iteration}`);
     try {
       const ip = await child.query(iterationProgressQuery);
-      parts[0] = `iteration ${p.iteration}/${p.iterations} · ${ip.stage}`;
+      parts[0] = `iteration ${p.iteration}/${p.iterations} · ${ip.stage}${ip.paused ? ' (paused)' : ''}`;
       if (ip.stage === 'synthesizing') parts.push(`${ip.card.synthesis.accepted}/${ip.card.synthesis.target} instructions`);
+      if (ip.shards.total > 1) parts.push(`shards ${ip.shards.done}/${ip.shards.total}`);
       activityHandle = child;
     } catch {
       parts[0] = `iteration ${p.iteration}/${p.iterations} · starting`;

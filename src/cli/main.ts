@@ -16,14 +16,15 @@ import { Store } from '../artifacts/store.js';
 import { parseConfig } from '../config/schema.js';
 import { presets, withPreset, type PresetName } from '../config/presets.js';
 import { SubprocessEngine } from '../engine/runner.js';
-import { WORKFLOW_QUEUE } from '../queues.js';
 import { engineCommand, loadTools, PROJECT_ROOT } from '../setup/tools.js';
 import { startDevServer, type DevServer } from '../temporal/dev-server.js';
-import { createHostWorkers, detectSlots, runWorkers } from '../worker/workers.js';
+import { startRun } from '../temporal/start-run.js';
+import { createHostWorkers, planSlots, runWorkers } from '../worker/workers.js';
 import type { IterationCard, RunResult } from '../workflows/types.js';
 import { renderCard } from './card.js';
 import { renderTable } from '../workflows/report.js';
 import { describeProgress } from './live.js';
+import { pauseSignal, resumeSignal, setIterationsUpdate, stopAfterIterationSignal } from '../workflows/messages.js';
 
 const NAMESPACE = process.env.TEMPORAL_NAMESPACE ?? 'default';
 
@@ -40,17 +41,45 @@ async function server(): Promise<DevServer> {
   return startDevServer({ cli, stateDir: join(PROJECT_ROOT, '.isheep', 'temporal') });
 }
 
-async function startWorkers(address: string, signal: AbortSignal) {
+interface WorkerFlags {
+  gpus?: string;
+  slotSize?: string;
+  roles?: string;
+}
+
+/** TLS and API key for a real cluster (Temporal Cloud or a self-hosted one with mTLS), from the environment. */
+function connectionOptions(address: string) {
+  const { TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_API_KEY, TEMPORAL_TLS } = process.env;
+  const tls =
+    TEMPORAL_TLS_CERT && TEMPORAL_TLS_KEY
+      ? {
+          clientCertPair: { crt: readFileSync(TEMPORAL_TLS_CERT), key: readFileSync(TEMPORAL_TLS_KEY) },
+          ...(TEMPORAL_TLS_CA ? { serverRootCACertificate: readFileSync(TEMPORAL_TLS_CA) } : {}),
+        }
+      : TEMPORAL_TLS === '1' || TEMPORAL_API_KEY
+        ? true
+        : undefined;
+  return { address, ...(tls ? { tls } : {}), ...(TEMPORAL_API_KEY ? { apiKey: TEMPORAL_API_KEY } : {}) };
+}
+
+async function startWorkers(address: string, signal: AbortSignal, flags: WorkerFlags = {}) {
   const tools = loadTools();
   const { command, env } = engineCommand(tools);
-  const connection = await NativeConnection.connect({ address });
+  const connection = await NativeConnection.connect(connectionOptions(address));
+  const roles = flags.roles ? new Set(flags.roles.split(',')) : null;
+  for (const role of roles ?? []) {
+    if (!['workflows', 'data', 'models'].includes(role)) throw new Error(`--roles takes workflows,data,models; got ${role}`);
+  }
+  const slots = planSlots(flags.gpus ?? 'all', Number(flags.slotSize ?? 1));
   const workers = await createHostWorkers({
     connection,
     namespace: NAMESPACE,
     store: new Store(storeRoot()),
     engine: new SubprocessEngine({ command, env }),
-    slots: detectSlots(),
+    slots,
+    ...(roles ? { roles: { workflows: roles.has('workflows'), data: roles.has('data'), models: roles.has('models') } } : {}),
   });
+  console.log(`model slots: ${slots.map((s) => (s.devices === null ? 'cpu' : `gpu ${s.devices}`)).join(' | ')}`);
   const running = runWorkers(workers, signal).finally(() => connection.close());
   return { running };
 }
@@ -149,7 +178,7 @@ program
     const client = new Client({ connection: await Connection.connect({ address: srv.address }), namespace: NAMESPACE });
     console.log(`Temporal at ${srv.address}${srv.uiUrl ? ` · Web UI ${srv.uiUrl}` : ''} · run ${config.name as string}`);
     try {
-      await client.workflow.start('iSheepRun', { taskQueue: WORKFLOW_QUEUE, workflowId: config.name as string, args: [config] });
+      await startRun(client, NAMESPACE, config as { name: string });
       const result = await followRun(client, config.name as string);
       printResult(result, started, srv.uiUrl);
     } finally {
@@ -163,12 +192,14 @@ program
 program
   .command('dev')
   .description('start the dev server and this host\'s workers; launch runs from the Web UI or `isheep start`')
-  .action(async () => {
+  .option('--gpus <list>', 'all, none, or GPU indices like 0,1,2,3', 'all')
+  .option('--slot-size <k>', 'GPUs per model slot', '1')
+  .action(async (flags: WorkerFlags) => {
     const srv = await server();
     const abort = new AbortController();
     process.once('SIGINT', () => abort.abort());
     process.once('SIGTERM', () => abort.abort());
-    const { running } = await startWorkers(srv.address, abort.signal);
+    const { running } = await startWorkers(srv.address, abort.signal, flags);
     console.log(`Temporal at ${srv.address}${srv.uiUrl ? ` · Web UI ${srv.uiUrl}` : ''}; workers running (Ctrl-C stops)`);
     await running;
     await srv.stop();
@@ -176,20 +207,59 @@ program
 
 program
   .command('worker')
-  .description('run this host\'s workers against TEMPORAL_ADDRESS (default 127.0.0.1:7233)')
-  .action(async () => {
+  .description('run this host\'s workers against TEMPORAL_ADDRESS (default 127.0.0.1:7233); TLS from TEMPORAL_TLS_CERT/KEY/CA, TEMPORAL_API_KEY')
+  .option('--gpus <list>', 'all, none, or GPU indices like 0,1,2,3', 'all')
+  .option('--slot-size <k>', 'GPUs per model slot (tensor parallel / multi-GPU training)', '1')
+  .option('--roles <list>', 'which workers to run: workflows,data,models (default all)')
+  .action(async (flags: WorkerFlags) => {
     const abort = new AbortController();
     process.once('SIGINT', () => abort.abort());
     process.once('SIGTERM', () => abort.abort());
-    const { running } = await startWorkers(process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233', abort.signal);
+    const { running } = await startWorkers(process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233', abort.signal, flags);
     console.log('workers running (Ctrl-C stops)');
     await running;
   });
 
 async function connectClient(): Promise<Client> {
   const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-  return new Client({ connection: await Connection.connect({ address }), namespace: NAMESPACE });
+  return new Client({ connection: await Connection.connect(connectionOptions(address)), namespace: NAMESPACE });
 }
+
+async function withClient(fn: (client: Client) => Promise<void>) {
+  const client = await connectClient();
+  try {
+    await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+program
+  .command('pause <name>')
+  .description('finish the model jobs in flight and start no new one until resumed')
+  .action((name: string) => withClient((c) => c.workflow.getHandle(name).signal(pauseSignal)).then(() => console.log(`paused ${name}`)));
+
+program
+  .command('resume <name>')
+  .description('resume a paused run')
+  .action((name: string) => withClient((c) => c.workflow.getHandle(name).signal(resumeSignal)).then(() => console.log(`resumed ${name}`)));
+
+program
+  .command('stop <name>')
+  .description('finish the current iteration, then report and end the run')
+  .action((name: string) =>
+    withClient((c) => c.workflow.getHandle(name).signal(stopAfterIterationSignal)).then(() => console.log(`${name} stops after its current iteration`)),
+  );
+
+program
+  .command('set-iterations <name> <n>')
+  .description('change how many iterations a running run makes in all')
+  .action((name: string, n: string) =>
+    withClient(async (c) => {
+      const total = await c.workflow.getHandle(name).executeUpdate(setIterationsUpdate, { args: [Number(n)] });
+      console.log(`${name} now runs ${total} iterations`);
+    }),
+  );
 
 program
   .command('start')
@@ -201,7 +271,7 @@ program
   .action(async (opts: { preset: string; config?: string; set?: string[]; name?: string }) => {
     const config = buildConfig({ ...opts, name: opts.name ?? timestampName(opts.preset) });
     const client = await connectClient();
-    await client.workflow.start('iSheepRun', { taskQueue: WORKFLOW_QUEUE, workflowId: config.name as string, args: [config] });
+    await startRun(client, NAMESPACE, config as { name: string });
     console.log(`started ${config.name as string}`);
     await client.connection.close();
   });

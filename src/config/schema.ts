@@ -146,6 +146,26 @@ export const configSchema = z
     engine: z
       .object({
         batchSize: z.number().int().min(1).max(4096).default(64).describe('Prompts per generation batch.'),
+        shardSize: z
+          .number()
+          .int()
+          .min(1)
+          .default(1000)
+          .describe('Rows per generation shard; the shards of a stage run side by side on all model slots.'),
+        saveSteps: z
+          .number()
+          .int()
+          .min(1)
+          .nullable()
+          .default(200)
+          .describe('Training checkpoints every this many optimizer steps (null: once per epoch), so a retried job resumes.'),
+        heartbeatTimeoutSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .default(120)
+          .describe('A model job that sends no heartbeat for this long is retried on another slot (a dead worker).'),
+        maxAttempts: z.number().int().min(1).default(5).describe('Attempts per activity before the run fails.'),
       })
       .strict()
       .prefault({}),

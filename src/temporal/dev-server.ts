@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
+import { DEV_SERVER_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
 
 export interface DevServer {
   address: string;
@@ -44,7 +45,15 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const log = openSync(join(opts.stateDir, 'temporal-server.log'), 'a');
   const child = spawn(
     opts.cli,
-    ['server', 'start-dev', '--db-filename', join(opts.stateDir, 'temporal.db'), '--port', String(port), '--ui-port', String(uiPort), '--ip', '127.0.0.1', '--log-level', 'warn'],
+    [
+      'server', 'start-dev',
+      '--db-filename', join(opts.stateDir, 'temporal.db'),
+      '--port', String(port),
+      '--ui-port', String(uiPort),
+      '--ip', '127.0.0.1',
+      '--log-level', 'warn',
+      ...DEV_SERVER_SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', a]),
+    ],
     { stdio: ['ignore', log, log], detached: true },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -20,16 +20,31 @@ export interface Slot {
   devices: string | null;
 }
 
-/** One slot per visible GPU, or one CPU slot when there is none. */
-export function detectSlots(): Slot[] {
+/** The GPUs this host has, by index (empty without an NVIDIA driver). */
+export function visibleGpus(): string[] {
   try {
     const out = execFileSync('nvidia-smi', ['--query-gpu=index', '--format=csv,noheader'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const ids = out.split('\n').map((s) => s.trim()).filter(Boolean);
-    if (ids.length > 0) return ids.map((id) => ({ devices: id }));
+    return out.split('\n').map((s) => s.trim()).filter(Boolean);
   } catch {
-    /* no NVIDIA driver: a CPU slot */
+    return [];
   }
-  return [{ devices: null }];
+}
+
+/**
+ * Model slots: `gpus` is 'all', 'none' or a list like '0,1,2,3'; each slot takes `slotSize` GPUs (tensor
+ * parallel generation or multi-GPU training). Without GPUs there is one CPU slot.
+ */
+export function planSlots(gpus: string = 'all', slotSize = 1, available: string[] = visibleGpus()): Slot[] {
+  if (!Number.isInteger(slotSize) || slotSize < 1) throw new Error(`--slot-size must be a positive whole number, got ${slotSize}`);
+  const ids = gpus === 'all' ? available : gpus === 'none' ? [] : gpus.split(',').map((g) => g.trim()).filter(Boolean);
+  for (const id of ids) {
+    if (!/^\d+$/.test(id)) throw new Error(`--gpus expects all, none or indices like 0,1; got ${gpus}`);
+  }
+  if (ids.length === 0) return [{ devices: null }];
+  if (ids.length % slotSize !== 0) throw new Error(`${ids.length} GPU(s) (${ids.join(',')}) do not split into slots of ${slotSize}`);
+  const slots: Slot[] = [];
+  for (let i = 0; i < ids.length; i += slotSize) slots.push({ devices: ids.slice(i, i + slotSize).join(',') });
+  return slots;
 }
 
 export interface HostWorkersOptions {
@@ -71,6 +86,9 @@ export async function createHostWorkers(opts: HostWorkersOptions): Promise<Worke
           activities: createModelActivities(opts.store, opts.engine, { env }),
           // One model job at a time per slot: two would fight over the same GPU memory.
           maxConcurrentActivityTaskExecutions: 1,
+          // On shutdown a running job gets this long, then is cancelled (its process group killed) and retried
+          // elsewhere, resuming from its partial output or last checkpoint.
+          shutdownGraceTime: '10 seconds',
           // Progress reaches the server (and the Web UI, and `isheep status`) within seconds, not a minute.
           defaultHeartbeatThrottleInterval: '2 seconds',
           maxHeartbeatThrottleInterval: '5 seconds',

@@ -2,19 +2,20 @@
  * One I-SHEEP iteration t (ISHEEP.md "The loop"), as a child workflow so each history stays small:
  *   synthesize prompts with M_{t-1} → answer them → rule filter → self-assess twice → keep scores > C
  *   → fine-tune (policy) → evaluate M_t.
+ * Every generation stage is split into shards that run side by side on all model slots.
  * Deterministic: every choice is a pure function of the input; all work happens in activities.
  */
-import { setHandler } from '@temporalio/workflow';
+import { condition, setHandler } from '@temporalio/workflow';
 import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
-import type { GenerateResult } from '../activities/model.js';
-import type { Endpoint } from '../config/schema.js';
 import type { SynthesisCounts } from '../activities/data.js';
-import { data, modelJobs } from './activities.js';
-import { iterationProgressQuery } from './messages.js';
-import type { IterationCard, IterationInput, IterationResult, IterationStage } from './types.js';
+import type { Endpoint, Sampling } from '../config/schema.js';
+import { activitiesFor } from './activities.js';
+import { iterationProgressQuery, pauseSignal, resumeSignal } from './messages.js';
+import type { IterationCard, IterationInput, IterationProgress, IterationResult } from './types.js';
 
 export async function iSheepIteration(input: IterationInput): Promise<IterationResult> {
   const { config, run, iteration: t, base, current, seeds } = input;
+  const { data, modelJobs } = activitiesFor(config.engine);
   const dir = `${run}/iter-${t}`;
   const card: IterationCard = {
     iteration: t,
@@ -22,33 +23,47 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
     synthesis: { rounds: 0, target: config.synthesis.targetInstructions, calls: 0, parsed: 0, droppedLast: 0, unparsedLines: 0, dropped: {}, accepted: 0 },
     generation: [],
   };
-  let stage: IterationStage = 'synthesizing';
-  setHandler(iterationProgressQuery, () => ({ iteration: t, stage, card }));
+  const progress: IterationProgress = { iteration: t, stage: 'synthesizing', paused: input.paused ?? false, shards: { done: 0, total: 0 }, card };
+  setHandler(iterationProgressQuery, () => progress);
+  setHandler(pauseSignal, () => void (progress.paused = true));
+  setHandler(resumeSignal, () => void (progress.paused = false));
+  /** A paused run finishes the jobs in flight and starts no new one until resumed. */
+  const unpaused = () => condition(() => !progress.paused);
 
   /** Fine-tuned models are prompted through their chat template; a base M_0 with raw text (ISHEEP.md step 3). */
   const usesChat = (m: ModelRef) => m.uri !== base.uri || config.model.baseChatTemplate;
   const seedFor = (stageNo: number, round = 0) => config.seed * 7919 + t * 1009 + stageNo * 101 + round;
-  const generate = async (
-    label: string,
-    model: ModelRef,
-    requests: ArtifactRef,
-    output: string,
-    sampling: typeof config.response.sampling,
-    seed: number,
-    endpoint?: Endpoint,
-  ) => {
-    const r: GenerateResult = await modelJobs.generate({
-      model,
-      requests,
-      output,
-      sampling,
-      seed,
-      batchSize: config.engine.batchSize,
-      device: config.model.device,
-      ...(endpoint ? { endpoint } : {}),
-    });
-    card.generation.push({ stage: label, newTokens: r.newTokens, tokensPerSecond: r.tokensPerSecond, seconds: r.seconds });
-    return r.output;
+
+  /** One generation stage: shards fanned out over all slots, then joined in order. */
+  const generate = async (label: string, model: ModelRef, requests: ArtifactRef, output: string, sampling: Sampling, seed: number, endpoint?: Endpoint) => {
+    await unpaused();
+    const shards =
+      requests.rows > config.engine.shardSize
+        ? await data.splitJsonl({ source: requests, shardSize: config.engine.shardSize, prefix: `${output}.shards/` })
+        : [requests];
+    progress.shards = { done: 0, total: shards.length };
+    const results = await Promise.all(
+      shards.map(async (shard, i) => {
+        await unpaused();
+        const r = await modelJobs.generate({
+          model,
+          requests: shard,
+          output: shards.length === 1 ? output : `${output}.shards/${String(i).padStart(4, '0')}.jsonl`,
+          sampling,
+          seed,
+          batchSize: config.engine.batchSize,
+          device: config.model.device,
+          ...(endpoint ? { endpoint } : {}),
+        });
+        progress.shards.done++;
+        return r;
+      }),
+    );
+    const newTokens = results.reduce((a, r) => a + r.newTokens, 0);
+    const seconds = results.reduce((a, r) => a + r.seconds, 0);
+    card.generation.push({ stage: label, newTokens, tokensPerSecond: seconds > 0 ? newTokens / seconds : 0, seconds, shards: shards.length });
+    if (shards.length === 1) return results[0]!.output;
+    return data.concatJsonl({ parts: results.map((r) => r.output), output });
   };
 
   // 1–2. Prompt synthesis and prompt filters, round after round until the target count is reached.
@@ -70,7 +85,7 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
     card.synthesis.rounds = round + 1;
   }
   const finish = async (model: ModelRef, kept: ArtifactRef | null): Promise<IterationResult> => {
-    stage = 'done';
+    progress.stage = 'done';
     await data.writeDocument({ uri: `${dir}/card`, document: card });
     return { model, kept, card };
   };
@@ -80,15 +95,15 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
   }
 
   // 3–4. Answers from M_{t-1}, then the rule filter.
-  stage = 'responding';
+  progress.stage = 'responding';
   const responseRequests = await data.buildResponseRequests({ run, iteration: t, tasks: accepted, chat: usesChat(current) });
   const responses = await generate('responses', current, responseRequests, `${dir}/responses.raw.jsonl`, config.response.sampling, seedFor(2));
-  stage = 'filtering';
+  progress.stage = 'filtering';
   const filtered = await data.filterResponses({ run, iteration: t, tasks: accepted, responses, rules: config.ruleFilter.rules });
   card.responses = filtered.counts;
 
   // 5. Self-assessment: two independent passes, run side by side when there are slots for both.
-  stage = 'assessing';
+  progress.stage = 'assessing';
   const grader = config.assessment.grader === 'base' ? base : current;
   const external = config.assessment.grader === 'external' ? config.assessment.endpoint : undefined;
   const level = config.assessment.level;
@@ -103,7 +118,7 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
   const [quality, following] = filtered.pairs.rows > 0 ? await Promise.all([pass('quality', 3), pass('following', 4)]) : [null, null];
 
   // 6. Keep pairs whose scores beat the threshold C.
-  stage = 'selecting';
+  progress.stage = 'selecting';
   const selected = await data.selectPairs({
     run, iteration: t, pairs: filtered.pairs, quality, following, level, threshold: config.assessment.threshold,
   });
@@ -115,10 +130,11 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
     card.training = { skipped: true, reason: `${selected.kept.rows} pairs kept, fewer than training.minPairs=${config.training.minPairs}` };
     return finish(current, selected.kept);
   }
-  stage = 'training';
+  await unpaused();
+  progress.stage = 'training';
   const trainData =
     policy === 'total_base' && input.earlierKept.length > 0
-      ? await data.mergeTrainingData({ run, iteration: t, parts: [...input.earlierKept, selected.kept] })
+      ? await data.concatJsonl({ parts: [...input.earlierKept, selected.kept], output: `${dir}/train-data.jsonl` })
       : selected.kept;
   const trained = await modelJobs.train({
     baseModel: policy === 'one_last' ? current : base,
@@ -128,6 +144,7 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
     device: config.model.device,
     seed: config.seed + t,
     training: config.training,
+    saveSteps: config.engine.saveSteps,
   });
   card.training = {
     skipped: false,
@@ -141,7 +158,7 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
 
   // 8. Evaluation of M_t.
   if (config.evaluation.enabled) {
-    stage = 'evaluating';
+    progress.stage = 'evaluating';
     const label = `iter-${t}`;
     const requests = await data.buildEvalRequests({ run, label, chat: usesChat(trained.model) });
     const out = await generate('evaluation', trained.model, requests, `${run}/eval/${label}.raw.jsonl`, config.evaluation.sampling, seedFor(5));

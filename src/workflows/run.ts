@@ -2,29 +2,90 @@
  * iSheepRun: a whole I-SHEEP run, t = 1..T, one child workflow per iteration.
  * Its one argument is a JSON config (the Web UI's "Start Workflow" form can send it); it is validated here,
  * and a bad one fails the run at once, naming every bad field.
+ * Control: pause / resume / stopAfterIteration signals and a setIterations update; progress query.
  */
-import { ApplicationFailure, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  executeChild,
+  getExternalWorkflowHandle,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
 import type { EvalScore } from '../activities/data.js';
 import { ConfigError, parseConfig, type RunConfig } from '../config/schema.js';
 import { ErrorType } from '../errors.js';
-import { data, modelJobs } from './activities.js';
+import { activitiesFor } from './activities.js';
 import { iSheepIteration } from './iteration.js';
-import { runProgressQuery } from './messages.js';
+import { pauseSignal, resumeSignal, runProgressQuery, setIterationsUpdate, stopAfterIterationSignal } from './messages.js';
 import { renderReport } from './report.js';
+import { ITERATION_ATTRIBUTE, STAGE_ATTRIBUTE } from './search-attributes.js';
 import type { IterationCard, IterationSummary, RunProgress, RunResult } from './types.js';
 
 export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
   const config = validate(rawConfig);
+  const { data, modelJobs } = activitiesFor(config.engine);
   const run = `runs/${config.name}`;
-  const progress: RunProgress = { stage: 'preparing', iteration: 0, iterations: config.iterations, baseline: null, summaries: [] };
+  const progress: RunProgress = {
+    stage: 'preparing',
+    iteration: 0,
+    iterations: config.iterations,
+    paused: false,
+    stopAfterIteration: false,
+    baseline: null,
+    summaries: [],
+  };
+  const childId = (t: number) => `${workflowInfo().workflowId}.iter-${t}`;
+  let childRunning = false;
+  /** Pause and resume reach the running iteration too, which is where the model jobs are started. */
+  const forward = async (signal: typeof pauseSignal | typeof resumeSignal) => {
+    if (childRunning) await getExternalWorkflowHandle(childId(progress.iteration)).signal(signal);
+  };
   setHandler(runProgressQuery, () => progress);
+  setHandler(pauseSignal, async () => {
+    progress.paused = true;
+    await forward(pauseSignal);
+  });
+  setHandler(resumeSignal, async () => {
+    progress.paused = false;
+    await forward(resumeSignal);
+  });
+  setHandler(stopAfterIterationSignal, () => void (progress.stopAfterIteration = true));
+  setHandler(
+    setIterationsUpdate,
+    (n) => {
+      progress.iterations = n;
+      return n;
+    },
+    {
+      validator: (n) => {
+        if (!Number.isInteger(n) || n < Math.max(1, progress.iteration) || n > 1000) {
+          throw new Error(`iterations must be a whole number from ${Math.max(1, progress.iteration)} (the running iteration) to 1000, got ${n}`);
+        }
+      },
+    },
+  );
+
+  // Search attributes only when the starter set them: a cluster where they are not registered would
+  // otherwise fail every workflow task. `isheep start` and the dev server register them.
+  const searchable = workflowInfo().typedSearchAttributes.get(STAGE_ATTRIBUTE) !== undefined;
+  const mark = (stage: string, iteration: number) => {
+    if (searchable) {
+      upsertSearchAttributes([
+        { key: STAGE_ATTRIBUTE, value: stage },
+        { key: ITERATION_ATTRIBUTE, value: iteration },
+      ]);
+    }
+  };
 
   const seeds = await data.loadSeeds({ run, file: config.seeds.file });
   const base = await modelJobs.prepareModel({ source: config.model.base });
 
   if (config.evaluation.enabled) {
     progress.stage = 'baseline';
+    mark('baseline', 0);
     progress.baseline = await evaluate(config, run, 'base', base, config.model.baseChatTemplate);
   }
 
@@ -32,12 +93,15 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
   let current: ModelRef = base;
   const kept: ArtifactRef[] = [];
   const cards: IterationCard[] = [];
-  for (let t = 1; t <= config.iterations; t++) {
+  for (let t = 1; t <= progress.iterations && !progress.stopAfterIteration; t++) {
+    await condition(() => !progress.paused);
     progress.iteration = t;
+    mark('iterating', t);
+    childRunning = true;
     const result = await executeChild(iSheepIteration, {
-      workflowId: `${workflowInfo().workflowId}.iter-${t}`,
-      args: [{ config, run, iteration: t, base, current, seeds, earlierKept: kept }],
-    });
+      workflowId: childId(t),
+      args: [{ config, run, iteration: t, base, current, seeds, earlierKept: kept, paused: progress.paused }],
+    }).finally(() => (childRunning = false));
     current = result.model;
     if (result.kept) kept.push(result.kept);
     cards.push(result.card);
@@ -45,13 +109,29 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
   }
 
   progress.stage = 'reporting';
+  mark('reporting', progress.iteration);
   const report = await data.writeDocument({
     uri: `${run}/report`,
     document: { config, baseline: progress.baseline, summaries: progress.summaries, cards },
     markdown: renderReport(config.name, progress.baseline, progress.summaries),
   });
   progress.stage = 'done';
+  mark('done', progress.iteration);
   return { name: config.name, store: run, baseline: progress.baseline, summaries: progress.summaries, finalModel: current, report };
+
+  async function evaluate(cfg: RunConfig, runDir: string, label: string, model: ModelRef, chat: boolean): Promise<EvalScore> {
+    const requests = await data.buildEvalRequests({ run: runDir, label, chat });
+    const out = await modelJobs.generate({
+      model,
+      requests,
+      output: `${runDir}/eval/${label}.raw.jsonl`,
+      sampling: cfg.evaluation.sampling,
+      seed: cfg.seed,
+      batchSize: cfg.engine.batchSize,
+      device: cfg.model.device,
+    });
+    return data.scoreEvaluation({ run: runDir, label, responses: out.output });
+  }
 }
 
 function validate(raw: unknown): RunConfig {
@@ -63,20 +143,6 @@ function validate(raw: unknown): RunConfig {
     }
     throw err;
   }
-}
-
-async function evaluate(config: RunConfig, run: string, label: string, model: ModelRef, chat: boolean): Promise<EvalScore> {
-  const requests = await data.buildEvalRequests({ run, label, chat });
-  const out = await modelJobs.generate({
-    model,
-    requests,
-    output: `${run}/eval/${label}.raw.jsonl`,
-    sampling: config.evaluation.sampling,
-    seed: config.seed,
-    batchSize: config.engine.batchSize,
-    device: config.model.device,
-  });
-  return data.scoreEvaluation({ run, label, responses: out.output });
 }
 
 function summarize(card: IterationCard, model: ModelRef): IterationSummary {

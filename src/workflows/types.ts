@@ -30,7 +30,7 @@ export interface IterationCard {
     | { skipped: true; reason: string };
   evaluation?: EvalScore;
   /** Generation throughput of each generate job, for people tuning batch sizes. */
-  generation: { stage: string; newTokens: number; tokensPerSecond: number; seconds: number }[];
+  generation: { stage: string; newTokens: number; tokensPerSecond: number; seconds: number; shards: number }[];
 }
 
 export interface IterationInput {
@@ -43,6 +43,8 @@ export interface IterationInput {
   seeds: ArtifactRef;
   /** Kept pairs of earlier iterations (for the total_base policy). */
   earlierKept: ArtifactRef[];
+  /** Start paused (the run was paused when this iteration began). */
+  paused?: boolean;
 }
 
 export interface IterationResult {
@@ -55,6 +57,9 @@ export interface IterationResult {
 export interface IterationProgress {
   iteration: number;
   stage: IterationStage;
+  paused: boolean;
+  /** Shards of the current generation stage. */
+  shards: { done: number; total: number };
   card: IterationCard;
 }
 
@@ -74,7 +79,10 @@ export interface IterationSummary {
 export interface RunProgress {
   stage: 'preparing' | 'baseline' | 'iterating' | 'reporting' | 'done';
   iteration: number;
+  /** Iterations planned (changed by the setIterations update, cut short by stopAfterIteration). */
   iterations: number;
+  paused: boolean;
+  stopAfterIteration: boolean;
   baseline: EvalScore | null;
   summaries: IterationSummary[];
 }

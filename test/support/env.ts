@@ -12,6 +12,7 @@ import { Store } from '../../src/artifacts/store.js';
 import { SubprocessEngine, type Engine } from '../../src/engine/runner.js';
 import { loadTools } from '../../src/setup/tools.js';
 import { createHostWorkers, WORKFLOWS_PATH } from '../../src/worker/workers.js';
+import { ITERATION_ATTRIBUTE, STAGE_ATTRIBUTE } from '../../src/workflows/search-attributes.js';
 
 let quiet = false;
 function quietRuntime() {
@@ -23,9 +24,12 @@ function quietRuntime() {
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   const cli = loadTools().temporalCli;
-  return TestWorkflowEnvironment.createLocal(
-    cli ? { server: { executable: { type: 'existing-path', path: cli } } } : {},
-  );
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      ...(cli ? { executable: { type: 'existing-path', path: cli } } : {}),
+      searchAttributes: [ITERATION_ATTRIBUTE, STAGE_ATTRIBUTE],
+    },
+  });
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
