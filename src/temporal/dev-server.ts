@@ -20,7 +20,8 @@ export interface DevServerOptions {
   cli: string;
   stateDir: string;
   port?: number;
-  uiPort?: number;
+  /** null: no Web UI (--headless). */
+  uiPort?: number | null;
 }
 
 function portOpen(port: number): Promise<boolean> {
@@ -36,10 +37,10 @@ function portOpen(port: number): Promise<boolean> {
 
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
   const port = opts.port ?? 7233;
-  const uiPort = opts.uiPort ?? 8233;
+  const uiPort = opts.uiPort === undefined ? 8233 : opts.uiPort;
   const address = `127.0.0.1:${port}`;
   if (await portOpen(port)) {
-    return { address, uiUrl: `http://localhost:${uiPort}`, process: null, stop: async () => {} };
+    return { address, uiUrl: uiPort === null ? null : `http://localhost:${uiPort}`, process: null, stop: async () => {} };
   }
   mkdirSync(opts.stateDir, { recursive: true });
   const log = openSync(join(opts.stateDir, 'temporal-server.log'), 'a');
@@ -49,7 +50,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       'server', 'start-dev',
       '--db-filename', join(opts.stateDir, 'temporal.db'),
       '--port', String(port),
-      '--ui-port', String(uiPort),
+      ...(uiPort === null ? ['--headless'] : ['--ui-port', String(uiPort)]),
       '--ip', '127.0.0.1',
       '--log-level', 'warn',
       ...DEV_SERVER_SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', a]),
@@ -70,7 +71,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   }
   return {
     address,
-    uiUrl: `http://localhost:${uiPort}`,
+    uiUrl: uiPort === null ? null : `http://localhost:${uiPort}`,
     process: child,
     async stop() {
       if (child.exitCode === null) {

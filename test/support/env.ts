@@ -15,7 +15,7 @@ import { createHostWorkers, WORKFLOWS_PATH } from '../../src/worker/workers.js';
 import { ITERATION_ATTRIBUTE, STAGE_ATTRIBUTE } from '../../src/workflows/search-attributes.js';
 
 let quiet = false;
-function quietRuntime() {
+export function quietRuntime() {
   if (quiet) return;
   quiet = true;
   Runtime.install({ logger: new DefaultLogger('WARN') });
