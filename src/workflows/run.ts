@@ -100,7 +100,8 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
     childRunning = true;
     const result = await executeChild(iSheepIteration, {
       workflowId: childId(t),
-      args: [{ config, run, iteration: t, base, current, seeds, earlierKept: kept, paused: progress.paused }],
+      // Earlier kept sets only where the policy trains on them: the parent's history then grows linearly.
+      args: [{ config, run, iteration: t, base, current, seeds, earlierKept: config.training.policy === 'total_base' ? kept : [], paused: progress.paused }],
     }).finally(() => (childRunning = false));
     current = result.model;
     if (result.kept) kept.push(result.kept);
