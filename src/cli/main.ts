@@ -73,6 +73,7 @@ async function startWorkers(address: string, signal: AbortSignal, flags: WorkerF
   const slots = planSlots(flags.gpus ?? 'all', Number(flags.slotSize ?? 1));
   const workers = await createHostWorkers({
     connection,
+    connectSlot: () => NativeConnection.connect(connectionOptions(address)),
     namespace: NAMESPACE,
     store: new Store(storeRoot()),
     engine: new SubprocessEngine({ command, env }),
@@ -80,7 +81,7 @@ async function startWorkers(address: string, signal: AbortSignal, flags: WorkerF
     ...(roles ? { roles: { workflows: roles.has('workflows'), data: roles.has('data'), models: roles.has('models') } } : {}),
   });
   console.log(`model slots: ${slots.map((s) => (s.devices === null ? 'cpu' : `gpu ${s.devices}`)).join(' | ')}`);
-  const running = runWorkers(workers, signal).finally(() => connection.close());
+  const running = runWorkers(workers, signal);
   return { running };
 }
 

@@ -49,6 +49,11 @@ export function planSlots(gpus: string = 'all', slotSize = 1, available: string[
 
 export interface HostWorkersOptions {
   connection: NativeConnection;
+  /**
+   * A connection for each model slot after the first. The SDK refuses two workers on one task queue over one
+   * connection, and each slot is a worker on isheep-gpu. Required when there are two or more slots.
+   */
+  connectSlot?: () => Promise<NativeConnection>;
   namespace: string;
   store: Store;
   engine: Engine;
@@ -76,11 +81,14 @@ export async function createHostWorkers(opts: HostWorkersOptions): Promise<Worke
     workers.push(await Worker.create({ ...common, taskQueue: CPU_QUEUE, activities: createDataActivities(opts.store) }));
   }
   if (roles.models) {
+    if (opts.slots.length > 1 && !opts.connectSlot) throw new Error('createHostWorkers: connectSlot is required for two or more model slots');
     for (const [i, slot] of opts.slots.entries()) {
       const env: Record<string, string> = slot.devices === null ? { CUDA_VISIBLE_DEVICES: '' } : { CUDA_VISIBLE_DEVICES: slot.devices };
+      const connection = i === 0 ? opts.connection : await opts.connectSlot!();
       workers.push(
         await Worker.create({
-          ...common,
+          connection,
+          namespace: opts.namespace,
           taskQueue: GPU_QUEUE,
           identity: `${hostname()}/slot-${i}${slot.devices === null ? '-cpu' : `-gpu${slot.devices}`}`,
           activities: createModelActivities(opts.store, opts.engine, { env }),
@@ -99,9 +107,11 @@ export async function createHostWorkers(opts: HostWorkersOptions): Promise<Worke
   return workers;
 }
 
-/** Runs workers until `signal` aborts, then shuts them down gracefully. */
+/** Runs workers until `signal` aborts, then shuts them down gracefully and closes their connections. */
 export async function runWorkers(workers: Worker[], signal?: AbortSignal): Promise<void> {
   const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
   signal?.addEventListener('abort', stop, { once: true });
   await Promise.all(workers.map((w) => w.run()));
+  const connections = new Set(workers.map((w) => w.connection));
+  await Promise.all([...connections].map((c) => c?.close().catch(() => {})));
 }

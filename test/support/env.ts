@@ -11,6 +11,7 @@ import { bundleWorkflowCode, Runtime, DefaultLogger, type Worker, type WorkflowB
 import { Store } from '../../src/artifacts/store.js';
 import { SubprocessEngine, type Engine } from '../../src/engine/runner.js';
 import { loadTools } from '../../src/setup/tools.js';
+import { SINGLE_PARTITION } from '../../src/temporal/dev-server.js';
 import { createHostWorkers, WORKFLOWS_PATH } from '../../src/worker/workers.js';
 import { ITERATION_ATTRIBUTE, STAGE_ATTRIBUTE } from '../../src/workflows/search-attributes.js';
 
@@ -28,6 +29,7 @@ export async function startTemporal(): Promise<TestWorkflowEnvironment> {
     server: {
       ...(cli ? { executable: { type: 'existing-path', path: cli } } : {}),
       searchAttributes: [ITERATION_ATTRIBUTE, STAGE_ATTRIBUTE],
+      extraArgs: SINGLE_PARTITION.flatMap((v) => ['--dynamic-config-value', v]),
     },
   });
 }
@@ -48,7 +50,12 @@ export function tempStore(): Store {
   return new Store(mkdtempSync(join(tmpdir(), 'isheep-store-')));
 }
 
-export async function hostWorkers(env: TestWorkflowEnvironment, store: Store, engine: Engine): Promise<Worker[]> {
+export async function hostWorkers(
+  env: TestWorkflowEnvironment,
+  store: Store,
+  engine: Engine,
+  roles?: { workflows?: boolean; data?: boolean; models?: boolean },
+): Promise<Worker[]> {
   return createHostWorkers({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
@@ -56,6 +63,7 @@ export async function hostWorkers(env: TestWorkflowEnvironment, store: Store, en
     engine,
     slots: [{ devices: null }],
     workflowBundle: await workflowBundle(),
+    ...(roles ? { roles } : {}),
   });
 }
 

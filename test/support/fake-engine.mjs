@@ -4,10 +4,35 @@
 // prompt with text shaped like a model's: numbered instruction lists for meta-prompts, answers, and
 // "<score>||<explanation>" judgments, all derived from a hash of the row id and the seed.
 //
-// FAKE_ENGINE_SLOW_MS=N sleeps N ms per generated row (to let tests act in the middle of a job).
+// FAKE_ENGINE_SLOW_MS=N sleeps N ms per generated row and per training step (to let tests act in the middle
+// of a job).
+//
+// Like the real engine it dies with its parent (it polls process.ppid every 200 ms and exits when it changes,
+// i.e. the worker that spawned it is gone; ISHEEP_ENGINE_NO_WATCHDOG=1 switches that off), and it resumes:
+// generate skips the ids already in OUTPUT.partial; train writes a checkpoint WORK_DIR/step-N.json after each
+// step (before that step's progress event) and a re-run of the same spec carries on after the highest one,
+// saying so in {"event":"progress","stage":"training","resumed_from":"step-N"|null,...} and in a line
+// "resumed from step N" appended to WORK_DIR/resumed.log. Outputs do not depend on where a job was interrupted.
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+if (!['1', 'true'].includes(process.env.ISHEEP_ENGINE_NO_WATCHDOG ?? '')) {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL'); // orphaned: stop at once, no cleanup
+  }, 200).unref();
+}
 
 const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
 const fail = (kind, message) => {
@@ -61,8 +86,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function writeAtomic(path, text) {
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(`${path}.tmp`, text);
-  renameSync(`${path}.tmp`, path);
+  const tmp = join(dirname(path), `.${basename(path)}.tmp`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
 }
 
 async function generate() {
@@ -71,7 +97,10 @@ async function generate() {
   const partial = `${spec.output}.partial`;
   const done = new Map();
   if (existsSync(partial)) {
-    for (const line of readFileSync(partial, 'utf8').split('\n').filter(Boolean)) {
+    const text = readFileSync(partial, 'utf8');
+    const end = text.lastIndexOf('\n') + 1; // a torn last line (killed mid-write) is cut off
+    if (end < text.length) truncateSync(partial, Buffer.byteLength(text.slice(0, end)));
+    for (const line of text.slice(0, end).split('\n').filter(Boolean)) {
       const r = JSON.parse(line);
       done.set(r.id, r);
     }
@@ -90,16 +119,46 @@ async function generate() {
     emit({ event: 'progress', done: i + 1, total: rows.length, new_tokens: newTokens, elapsed_s: 0 });
   }
   writeAtomic(spec.output, rows.map((r) => `${JSON.stringify(done.get(r.id))}\n`).join(''));
+  rmSync(partial, { force: true }); // as the real engine: a finished output leaves no partial behind
   emit({ event: 'result', output: spec.output, rows: rows.length, new_tokens: newTokens, tokens_per_s: 1000, elapsed_s: 0.1 });
 }
 
-function train() {
+/** The step checkpoints of an earlier run of this spec under workDir (those of another spec are removed). */
+function lastCheckpoint(workDir, specHash) {
+  let last = 0;
+  if (!existsSync(workDir)) return last;
+  for (const name of readdirSync(workDir)) {
+    const m = /^step-(\d+)\.json$/.exec(name);
+    if (!m) continue;
+    let ckpt;
+    try {
+      ckpt = JSON.parse(readFileSync(join(workDir, name), 'utf8'));
+    } catch {
+      ckpt = null;
+    }
+    if (ckpt?.spec_sha256 === specHash && ckpt.step === Number(m[1])) last = Math.max(last, ckpt.step);
+    else rmSync(join(workDir, name), { force: true });
+  }
+  return last;
+}
+
+async function train() {
   const rows = readFileSync(spec.data, 'utf8').split('\n').filter(Boolean);
   if (rows.length === 0) fail('bad_input', `no training rows in ${spec.data}`);
-  const steps = Math.max(1, Math.ceil((rows.length * spec.epochs) / (spec.per_device_batch_size * spec.gradient_accumulation_steps)));
-  for (let s = 1; s <= steps; s++) emit({ event: 'progress', step: s, total_steps: steps, loss: 2 / s, lr: spec.learning_rate, epoch: s / steps });
-  mkdirSync(spec.output, { recursive: true });
-  writeFileSync(join(spec.output, 'config.json'), JSON.stringify({ fake: true, base_model: spec.base_model, data_sha256: hash(rows.join('\n')).toString('hex') }));
+  const steps = spec.max_steps ?? Math.max(1, Math.ceil((rows.length * spec.epochs) / (spec.per_device_batch_size * spec.gradient_accumulation_steps)));
+  const workDir = spec.work_dir ?? `${spec.output}.work`;
+  const specHash = hash(JSON.stringify(spec)).toString('hex');
+  emit({ event: 'progress', stage: 'loading' });
+  const resumed = lastCheckpoint(workDir, specHash);
+  if (resumed) appendFileSync(join(workDir, 'resumed.log'), `resumed from step ${resumed}\n`);
+  emit({ event: 'progress', stage: 'training', train_samples: rows.length, val_samples: 0, resumed_from: resumed ? `step-${resumed}` : null });
+  for (let s = resumed + 1; s <= steps; s++) {
+    if (sleepMs) await sleep(sleepMs);
+    const loss = 2 / s;
+    writeAtomic(join(workDir, `step-${s}.json`), JSON.stringify({ step: s, loss, spec_sha256: specHash }));
+    emit({ event: 'progress', step: s, total_steps: steps, loss, lr: spec.learning_rate, epoch: s / steps });
+  }
+  writeAtomic(join(spec.output, 'config.json'), JSON.stringify({ fake: true, base_model: spec.base_model, data_sha256: hash(rows.join('\n')).toString('hex') }));
   emit({ event: 'result', output: spec.output, train_loss: 1.5, eval_loss: 1.7, steps, train_samples: rows.length, val_samples: 0, elapsed_s: 0.1 });
 }
 
@@ -110,6 +169,6 @@ function importModel() {
 }
 
 if (job === 'generate') await generate();
-else if (job === 'train') train();
+else if (job === 'train') await train();
 else if (job === 'import-model') importModel();
 else fail('bad_input', `unknown job ${job}`);
