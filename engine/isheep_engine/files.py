@@ -1,15 +1,87 @@
-"""File helpers: JSONL reading with line numbers, and writes that a reader never sees half done."""
+"""File helpers: JSONL reading with line numbers, writes that a reader never sees half done, and an exclusive
+lock per output."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
-from .protocol import BadInput
+from .protocol import EngineError, BadInput
+
+LOCK_WAIT_ENV = "ISHEEP_ENGINE_LOCK_WAIT_S"
+LOCK_WAIT_S = 120.0
+LOCK_REPORT_EVERY_S = 5.0
+LOCK_POLL_S = 0.2
+
+
+def lock_wait_s() -> float:
+    raw = os.environ.get(LOCK_WAIT_ENV)
+    if raw:
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            print(f"ignoring {LOCK_WAIT_ENV}={raw!r}: not a number", file=sys.stderr)
+    return LOCK_WAIT_S
+
+
+@contextmanager
+def exclusive_lock(path: str, wait_s: float | None = None) -> Iterator[None]:
+    """Hold flock(LOCK_EX) on ``path`` (created if missing) for the block.
+
+    One job at a time works on an output: a second one waits, sending {"stage": "waiting for lock"} progress
+    every few seconds, and after ``wait_s`` (ISHEEP_ENGINE_LOCK_WAIT_S, default 120 s) fails with kind
+    ``crashed`` so that the caller retries later. The kernel drops the lock when its holder dies, however it
+    dies. The file is removed on the way out while still held; a waiter that then gets the lock on the removed
+    file notices (the path no longer names the file it locked) and takes the lock again on the new one.
+    """
+    import fcntl
+
+    from . import protocol
+
+    wait_s = lock_wait_s() if wait_s is None else wait_s
+    started = time.monotonic()
+    next_report = started
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    now = time.monotonic()
+                    if now - started >= wait_s:
+                        raise EngineError(f"another job holds {path} (waited {round(now - started)} s); "
+                                          "retry when it has finished or died") from None
+                    if now >= next_report:
+                        protocol.progress(stage="waiting for lock", lock=path, waited_s=round(now - started, 1))
+                        next_report = now + LOCK_REPORT_EVERY_S
+                    time.sleep(min(LOCK_POLL_S, max(0.0, wait_s - (now - started)) + 0.01))
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the holder removed it as we waited: lock the file that is there now
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        os.close(fd)
 
 
 def read_jsonl(path: str) -> list[tuple[int, dict[str, Any]]]:

@@ -11,6 +11,18 @@ KIND is one of ``bad_input`` (exit 2), ``model_load``, ``out_of_memory`` or ``cr
 Everything else (library warnings, logs, stray prints, even C code writing to file descriptor 1) goes to
 stderr: ``claim_stdout()`` keeps a private duplicate of the real stdout for events and points both
 ``sys.stdout`` and file descriptor 1 at stderr.
+
+Parent-death watchdog: a job dies with the process that started it. The worker starts each job in a process
+group of its own (so that cancelling kills the job's children too), which also means a worker killed with
+SIGKILL does not take its jobs along; an orphaned job would go on writing OUTPUT.partial or checkpoints while
+the retried job works on the same files. So every job notes its parent at start and kills itself (SIGKILL to
+its process group when it leads one, else to itself: no cleanup, nothing half written beyond what a crash
+leaves, which the resume logic already handles) as soon as that parent is gone:
+  - on Linux, prctl(PR_SET_PDEATHSIG, SIGKILL) has the kernel do it at once (note: "parent" is the thread
+    that spawned the job; Node spawns from its main thread);
+  - everywhere, a daemon thread checks every 0.5 s whether os.getppid() changed (the job was re-parented);
+    ISHEEP_ENGINE_WATCHDOG_POLL_ONLY=1 leaves the kernel signal out (for testing this fallback).
+Running a job by hand that should outlive its shell (nohup, setsid, disown)? Set ISHEEP_ENGINE_NO_WATCHDOG=1.
 """
 
 from __future__ import annotations
@@ -21,6 +33,8 @@ import math
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from typing import Any, Callable, NoReturn
 
@@ -128,8 +142,67 @@ def _on_sigterm(signum, frame):  # noqa: ARG001
     raise Terminated("terminated by SIGTERM")
 
 
+WATCHDOG_ENV = "ISHEEP_ENGINE_NO_WATCHDOG"
+POLL_ONLY_ENV = "ISHEEP_ENGINE_WATCHDOG_POLL_ONLY"
+WATCHDOG_INTERVAL_S = 0.5
+PR_SET_PDEATHSIG = 1
+_watchdog_started = False
+
+
+def _die() -> NoReturn:
+    """Kill this job at once: its process group when it leads one (children included), else itself."""
+    try:
+        os.write(2, b"isheep engine: the parent process is gone; killing this job\n")
+    except OSError:  # stderr's reader may be gone with the parent
+        pass
+    try:
+        if os.getpgrp() == os.getpid():
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+    finally:
+        os._exit(137)
+
+
+def _set_pdeathsig() -> bool:
+    """Linux: ask the kernel to SIGKILL us when the parent dies. False where not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def start_watchdog(interval: float = WATCHDOG_INTERVAL_S) -> bool:
+    """Make this process die with its parent (see the module docstring); False when switched off."""
+    global _watchdog_started
+    if os.environ.get(WATCHDOG_ENV, "") not in ("", "0"):
+        return False
+    if _watchdog_started:
+        return True
+    _watchdog_started = True
+    parent = os.getppid()
+    if os.environ.get(POLL_ONLY_ENV) != "1":
+        _set_pdeathsig()
+        if os.getppid() != parent:  # the parent died before the kernel signal was armed
+            _die()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                _die()
+
+    threading.Thread(target=watch, name="isheep-parent-watchdog", daemon=True).start()
+    return True
+
+
 def run_job(job: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     """Parse arguments, run the job, turn any failure into an error event; returns the exit code."""
+    start_watchdog()
     claim_stdout()
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)

@@ -8,7 +8,7 @@ spec (base_model, data, output and work_dir are required; the rest default to th
    "lora": {"r": 8, "alpha": 16, "dropout": 0.05, "target_modules": "all-linear" | [NAME, ...]},
    "learning_rate": 5e-5, "lr_scheduler": "cosine", "warmup_steps": 20, "epochs": 2,
    "cutoff_len": 1024, "per_device_batch_size": 4, "gradient_accumulation_steps": 4,
-   "max_samples": 3000, "val_fraction": 0.1, "seed": 42, "max_steps": null,
+   "max_samples": 3000, "val_fraction": 0.1, "seed": 42, "max_steps": null, "save_steps": null,
    "system_prompt": "You are a helpful assistant." (null: no system turn),
    "device": "auto"|"cpu"|"cuda", "precision": "auto"|"bf16"|"fp32"}
 
@@ -19,13 +19,22 @@ examples are cut to cutoff_len tokens. Rows with an empty instruction or respons
 off entirely, are skipped (counted in skipped_samples); none left is bad_input.
 
 Rows are shuffled with seed, capped at max_samples, and floor(val_fraction × n) of them held out (none for
-fewer than 1/val_fraction rows; at least one row is always trained on). With a validation set the model is evaluated after each epoch and the best
-checkpoint (lowest eval loss) is kept. Checkpoints live under work_dir/checkpoints; a re-run of the same
-spec resumes from the last one. The LoRA adapter is merged and a full model folder (safetensors, tokenizer,
-chat template, generation config) written to output via a temporary folder + rename; when output already
-holds the result of the same spec, nothing is trained again (reused: true).
+fewer than 1/val_fraction rows; at least one row is always trained on). With a validation set the model is
+evaluated at the end of each epoch (and at max_steps) and the weights of the evaluation with the lowest
+eval loss are the result.
 
-events: {"event":"progress","stage":...}, per optimizer step
+Checkpoints (work_dir/checkpoints/checkpoint-STEP) are written at the end of each epoch (after its
+evaluation) and at max_steps, and with "save_steps": N also every N optimizer steps; the newest two and the
+best one are kept. A re-run of the same spec resumes from the newest complete checkpoint (one cut short by a
+crash is removed) and ends with the same weights as an undisturbed run (on the same device and threads).
+One job at a time works in a work_dir: it holds flock on work_dir/.lock (see files.exclusive_lock; a second
+job waits up to ISHEEP_ENGINE_LOCK_WAIT_S, default 120 s, then fails with kind crashed). The LoRA adapter is
+merged and a full model folder (safetensors, tokenizer, chat template, generation config) written to output
+via a temporary folder + rename; when output already holds the result of the same spec, nothing is trained
+again (reused: true).
+
+events: {"event":"progress","stage":...} ("training" carries resumed_from: the checkpoint's name or null),
+        per optimizer step
         {"event":"progress","step":S,"total_steps":T,"loss":L,"lr":LR,"epoch":E}, after each evaluation
         {"event":"progress","step":S,"epoch":E,"eval_loss":V}
 result: {"event":"result","output":DIR,"train_loss":L,"eval_loss":V|null,"steps":S,"train_samples":N,
@@ -43,7 +52,7 @@ import time
 from typing import Any
 
 from . import protocol
-from .files import read_jsonl, staged_dir, write_json_atomic
+from .files import exclusive_lock, read_jsonl, staged_dir, write_json_atomic
 from .models import DEVICES, load_tokenizer, quiet_libraries, resolve_device, setup_threads, stored_dtype
 from .protocol import BadInput, ModelLoadError
 from .spec import Field, fraction, load_spec, non_negative, obj, path_field, positive, spec_fingerprint
@@ -51,6 +60,7 @@ from .spec import Field, fraction, load_spec, non_negative, obj, path_field, pos
 IGNORE_INDEX = -100
 MARKER = "isheep-train.json"
 SPEC_COPY = "isheep-train-spec.json"
+LOCK = ".lock"
 SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
               "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "warmup_stable_decay")
 
@@ -86,6 +96,7 @@ SPEC = {
     "val_fraction": Field((float,), 0.1, check=fraction),
     "seed": Field((int,), 42),
     "max_steps": Field((int,), None, nullable=True, check=positive),
+    "save_steps": Field((int,), None, nullable=True, check=positive),
     "system_prompt": Field((str,), "You are a helpful assistant.", nullable=True),
     "device": Field((str,), "auto", choices=DEVICES),
     "precision": Field((str,), "auto", choices=("auto", "bf16", "fp32")),
@@ -203,6 +214,33 @@ def _event_callback():
     return EventCallback()
 
 
+def _schedule_callback(save_steps: int | None, has_val: bool):
+    """Decides when to evaluate and when to checkpoint (it runs after Trainer's DefaultFlowCallback).
+
+    At each epoch's last optimizer step and at max_steps: evaluate (with a validation set), then save; with
+    save_steps also save every save_steps steps. Evaluating at the epoch's last step rather than in on_epoch_end
+    keeps a save of that step from ever coming before its evaluation: a checkpoint whose step ends an epoch
+    always holds that epoch's eval loss, so resuming from it cannot skip an evaluation.
+    Best-model selection: Trainer records best_metric/best_model_checkpoint itself (metric_for_best_model is
+    set) and keeps that checkpoint out of rotation; run() loads its weights at the end.
+    """
+    from transformers import TrainerCallback
+
+    class ScheduleCallback(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            boundary = float(state.epoch or 0).is_integer() or state.global_step >= state.max_steps
+            control.should_evaluate = has_val and boundary
+            control.should_save = boundary or bool(save_steps and state.global_step % save_steps == 0)
+            return control
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            control.should_evaluate = False  # done at the epoch's last step
+            control.should_save = False
+            return control
+
+    return ScheduleCallback()
+
+
 def _read_json(path: str) -> dict[str, Any] | None:
     try:
         with open(path, encoding="utf-8") as fh:
@@ -211,24 +249,54 @@ def _read_json(path: str) -> dict[str, Any] | None:
         return None
 
 
+def _checkpoint_complete(path: str, step: int) -> bool:
+    """Trainer writes a checkpoint's files in place, trainer_state.json last: a checkpoint cut short by a kill
+    lacks it (or holds a torn one); one cut short while being rotated away lacks other files."""
+    state = _read_json(os.path.join(path, "trainer_state.json"))
+    if not state or state.get("global_step") != step:
+        return False
+    names = set(os.listdir(path))
+    weights = {"adapter_model.safetensors", "model.safetensors", "model.safetensors.index.json"}
+    return bool(names & weights) and {"optimizer.pt", "scheduler.pt"} <= names
+
+
+def last_complete_checkpoint(ckpt_dir: str) -> str | None:
+    """The newest complete checkpoint-N under ckpt_dir; incomplete ones are removed."""
+    if not os.path.isdir(ckpt_dir):
+        return None
+    found = []
+    for name in os.listdir(ckpt_dir):
+        path = os.path.join(ckpt_dir, name)
+        head, _, num = name.partition("-")
+        if head != "checkpoint" or not num.isdigit() or not os.path.isdir(path):
+            continue
+        if _checkpoint_complete(path, int(num)):
+            found.append((int(num), path))
+        else:
+            print(f"train: removing incomplete checkpoint {path}", file=sys.stderr)
+            shutil.rmtree(path, ignore_errors=True)
+    return max(found)[1] if found else None
+
+
 def _resume_checkpoint(ckpt_dir: str, work_dir: str, fingerprint: str) -> str | None:
     """The last checkpoint of an earlier run of the same spec; checkpoints of another spec are removed."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    os.makedirs(work_dir, exist_ok=True)
     saved = _read_json(os.path.join(work_dir, SPEC_COPY))
     if saved is None or saved.get("fingerprint") != fingerprint:
         if os.path.isdir(ckpt_dir):
             print(f"train: removing checkpoints of a different spec in {ckpt_dir}", file=sys.stderr)
             shutil.rmtree(ckpt_dir)
         return None
-    if not os.path.isdir(ckpt_dir):
-        return None
-    return get_last_checkpoint(ckpt_dir)
+    return last_complete_checkpoint(ckpt_dir)
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
+    os.makedirs(spec["work_dir"], exist_ok=True)
+    with exclusive_lock(os.path.join(spec["work_dir"], LOCK)):  # one job at a time on work_dir and output
+        return _run_locked(spec, started)
+
+
+def _run_locked(spec: dict[str, Any], started: float) -> dict[str, Any]:
     fingerprint = spec_fingerprint(spec)
     marker = _read_json(os.path.join(spec["output"], MARKER))
     if marker is not None and marker.get("fingerprint") == fingerprint:
@@ -297,10 +365,14 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         max_steps=spec["max_steps"] if spec["max_steps"] is not None else -1,
         logging_strategy="steps",
         logging_steps=1,
+        # When to evaluate and save is up to _schedule_callback; these say what Trainer must know. Trainer's own
+        # load_best_model_at_end would demand equal eval and save schedules (evaluating every save_steps), so
+        # the best weights are loaded by run() instead, from the checkpoint Trainer records as best.
         eval_strategy="epoch" if has_val else "no",
-        save_strategy="epoch",
-        save_total_limit=2,
-        load_best_model_at_end=has_val,
+        save_strategy="steps",
+        save_steps=spec["save_steps"] or 500,  # unused: _schedule_callback decides
+        save_total_limit=3 if has_val else 2,  # the newest two, and the best (never rotated away)
+        load_best_model_at_end=False,
         metric_for_best_model="eval_loss" if has_val else None,
         greater_is_better=False if has_val else None,
         bf16=bf16,
@@ -323,15 +395,20 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         trainer = Trainer(model=model, args=args, train_dataset=ListDataset(train_set),
                           eval_dataset=ListDataset(val_set) if has_val else None,
-                          data_collator=PadCollator(int(tokenizer.pad_token_id)), callbacks=[_event_callback()])
+                          data_collator=PadCollator(int(tokenizer.pad_token_id)),
+                          callbacks=[_schedule_callback(spec["save_steps"], has_val), _event_callback()])
         protocol.progress(stage="training", train_samples=len(train_set), val_samples=len(val_set),
                           resumed_from=os.path.basename(resume) if resume else None)
         trainer.train(resume_from_checkpoint=resume)
-        eval_loss = trainer.state.best_metric if has_val else None
-        if has_val and eval_loss is None:
+        state = trainer.state
+        model, log_history, steps = trainer.model, state.log_history, int(state.global_step)
+        eval_loss = state.best_metric if has_val else None
+        if has_val and eval_loss is None:  # not expected: the schedule evaluates at the last step
             eval_loss = trainer.evaluate().get("eval_loss")
-            protocol.progress(step=trainer.state.global_step, epoch=trainer.state.epoch, eval_loss=eval_loss)
-        model, log_history, steps = trainer.model, trainer.state.log_history, int(trainer.state.global_step)
+            protocol.progress(step=steps, epoch=state.epoch, eval_loss=eval_loss)
+        elif has_val and state.best_global_step and state.best_global_step != steps:
+            best = os.path.join(ckpt_dir, f"checkpoint-{state.best_global_step}")
+            model = _load_checkpoint_weights(model, best, spec, train_dtype)
     step_losses = [h["loss"] for h in log_history if "loss" in h]
 
     protocol.progress(stage="saving")
