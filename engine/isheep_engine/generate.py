@@ -7,6 +7,7 @@ spec:
    "model": DIR, "input": FILE.jsonl, "output": FILE.jsonl,
    "sampling": {"temperature": 1.0, "top_p": 0.95, "max_new_tokens": 1000, "seed": 1234},
    "batch_size": 16, "device": "auto"|"cpu"|"cuda", "dtype": "auto"|"float32"|"bfloat16"|"float16",
+   "cache": "auto"|"dynamic"|"static", "compile": "auto"|true|false,
    "system_prompt": STR|null, "stop": [STR, ...]|null,
    "endpoint": {"base_url": "http://host:8000/v1", "model": NAME, "api_key_env": "OPENAI_API_KEY"|null,
                 "concurrency": 8, "timeout_s": 120, "max_retries": 5}}
@@ -16,7 +17,16 @@ spec:
     is refused.
   backend "openai": sends each row to an OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp, Ollama, ...):
     "endpoint" is required, its base_url and model too; "model" may be left out and is not used, nor are
-    batch_size, device and dtype. See openai_backend.py for the requests, retries and error kinds.
+    batch_size, device, dtype, cache and compile. See openai_backend.py for the requests, retries and error kinds.
+  cache (transformers): "dynamic" grows the KV cache as tokens come (plain `generate`); "static" preallocates
+    it (transformers' cache_implementation="static", sized once for the longest prompt + max_new_tokens) so that
+    the decode step has fixed shapes and can be compiled. "auto": static on CUDA, dynamic on CPU.
+  compile (transformers): torch.compile the decode step (transformers' own compiled decode; needs a static
+    cache: "compile": true with "cache": "auto" picks static, with "cache": "dynamic" is bad_input). "auto": on
+    CUDA when the cache is static, off on CPU. The first batches pay for compiling (tens of seconds).
+    With a static cache, batches are padded to fixed shapes so the compiled graph is reused: prompts (left
+    padding) to the next multiple of 64 tokens, rows to the next power of two (at most batch_size; the extra
+    rows repeat a prompt and are thrown away).
 
 input rows:  {"id": STR, "prompt": STR}                 raw text completion, no chat template
              {"id": STR, "messages": [{"role", "content"}, ...]}   rendered with the chat template
@@ -79,6 +89,8 @@ def _url_check(v: str) -> str | None:
 
 
 BACKENDS = ("transformers", "openai")
+CACHES = ("auto", "dynamic", "static")
+PROMPT_BUCKET = 64  # with a static cache, prompts are left-padded to a multiple of this many tokens
 
 SPEC = {
     "backend": Field((str,), "transformers", choices=BACKENDS),
@@ -94,6 +106,9 @@ SPEC = {
     "batch_size": Field((int,), 16, check=positive),
     "device": Field((str,), "auto", choices=DEVICES),
     "dtype": Field((str,), "auto", choices=DTYPES),
+    "cache": Field((str,), "auto", choices=CACHES),
+    "compile": Field((str, bool), "auto",
+                     check=lambda v: None if v in ("auto", True, False) else 'must be "auto", true or false'),
     "system_prompt": Field((str,), None, nullable=True),
     "stop": Field((list,), None, nullable=True, check=_stop_check),
     "endpoint": obj({  # required by the openai backend, refused by the others: see check_backend
@@ -108,6 +123,27 @@ SPEC = {
 }
 
 
+def resolve_cache(cache: str, compile_: str | bool, device: str) -> tuple[str, bool]:
+    """The (cache, compile) a spec's "cache" and "compile" come to on ``device``."""
+    if cache == "auto":
+        cache = "static" if device == "cuda" or compile_ is True else "dynamic"
+    if compile_ == "auto":
+        compile_ = device == "cuda" and cache == "static"
+    if compile_ and cache != "static":
+        raise BadInput('spec: "compile": true needs a static KV cache ("cache": "static" or "auto")')
+    return cache, bool(compile_)
+
+
+def bucket_width(n: int, step: int = PROMPT_BUCKET) -> int:
+    """n rounded up to a multiple of step."""
+    return max(step, -(-n // step) * step)
+
+
+def bucket_rows(n: int, batch_size: int) -> int:
+    """n rounded up to a power of two, at most batch_size (and never below n)."""
+    return max(n, min(batch_size, 1 << max(0, (n - 1).bit_length())))
+
+
 def check_backend(spec: dict[str, Any]) -> None:
     """The keys whose need depends on the backend."""
     backend = spec["backend"]
@@ -120,6 +156,7 @@ def check_backend(spec: dict[str, Any]) -> None:
             raise BadInput(f'spec: missing required key \'model\' (the model folder) for backend "{backend}"')
         if spec["endpoint"] is not None:
             raise BadInput(f'spec: "endpoint" is only for backend "openai", not "{backend}"')
+        resolve_cache(spec["cache"], spec["compile"], "cpu")  # compile true with a dynamic cache: bad_input
 
 
 def make_parser():
@@ -238,10 +275,11 @@ class TransformersBackend:
     """Generation with plain Hugging Face transformers, in batches of similar prompt length."""
 
     def __init__(self, spec: dict[str, Any]):
-        from transformers import GenerationConfig
+        from transformers import CompileConfig, GenerationConfig
 
         device = resolve_device(spec["device"])
         dtype = resolve_dtype(spec["dtype"], device)
+        self.cache, self.compile = resolve_cache(spec["cache"], spec["compile"], device)
         setup_threads(device)
         protocol.progress(stage="loading")
         self.spec = spec
@@ -252,8 +290,18 @@ class TransformersBackend:
         self.pad_id = int(self.tokenizer.pad_token_id)
         # Start from a bare generation config so that only the spec's sampling settings apply (no model
         # defaults such as top_k or repetition_penalty sneaking in).
+        extra: dict[str, Any] = {}
+        if self.cache == "static":
+            extra["cache_implementation"] = "static"
+            if self.compile:
+                compile_config = CompileConfig() if device == "cuda" else CompileConfig(mode="default")
+                if device != "cuda":
+                    compile_config._compile_all_devices = True  # transformers compiles on CUDA only unless told
+                extra["compile_config"] = compile_config
+            else:
+                extra["disable_compile"] = True
         self.model.generation_config = GenerationConfig(
-            bos_token_id=self.tokenizer.bos_token_id, eos_token_id=self.eos_ids, pad_token_id=self.pad_id
+            bos_token_id=self.tokenizer.bos_token_id, eos_token_id=self.eos_ids, pad_token_id=self.pad_id, **extra
         )
 
     def run(self, requests: list[Request], sink: PartialWriter) -> float:
@@ -263,6 +311,11 @@ class TransformersBackend:
             req.ids = self.render(req, spec["system_prompt"])
         order = sorted(requests, key=lambda r: (-len(r.ids or []), r.index))
         bs = spec["batch_size"]
+        if self.cache == "static" and order:
+            # One cache size for the whole run (the longest prompt's bucket + max_new_tokens): the cache, and so
+            # the compiled decode graph, are the same for every batch.
+            self.model.generation_config.max_cache_len = (bucket_width(len(order[0].ids or []))
+                                                          + sampling["max_new_tokens"])
         gen_time = 0.0
         for batch in (order[i:i + bs] for i in range(0, len(order), bs)):
             if all(r.id in sink.done for r in batch):
@@ -289,7 +342,11 @@ class TransformersBackend:
                  stop: list[str] | None) -> list[dict[str, Any]]:
         import torch
 
+        rows = len(prompts)
         width = max(len(p) for p in prompts)
+        if self.cache == "static":  # fixed shapes, so that compiled graphs are reused across batches
+            width = bucket_width(width)
+            prompts = prompts + [prompts[0]] * (bucket_rows(rows, self.spec["batch_size"]) - rows)
         input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(prompts), width), dtype=torch.long)
         for i, p in enumerate(prompts):
@@ -307,7 +364,7 @@ class TransformersBackend:
             out = self.model.generate(
                 input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
             )
-        gen = out[:, width:].tolist()
+        gen = out[:rows, width:].tolist()
         eos = set(self.eos_ids)
         results = []
         for tokens in gen:

@@ -39,7 +39,11 @@ def setup_threads(device: str) -> None:
     import torch
 
     if device == "cpu":
-        torch.set_num_threads(cpu_count())
+        try:  # torchrun: the ranks on this machine share its cores
+            local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+        except ValueError:
+            local = 1
+        torch.set_num_threads(max(1, cpu_count() // local))
 
 
 def resolve_dtype(dtype: str, device: str):

@@ -23,6 +23,13 @@ leaves, which the resume logic already handles) as soon as that parent is gone:
   - everywhere, a daemon thread checks every 0.5 s whether os.getppid() changed (the job was re-parented);
     ISHEEP_ENGINE_WATCHDOG_POLL_ONLY=1 leaves the kernel signal out (for testing this fallback).
 Running a job by hand that should outlive its shell (nohup, setsid, disown)? Set ISHEEP_ENGINE_NO_WATCHDOG=1.
+
+Under torchrun (several processes, one per GPU: TORCHELASTIC_RUN_ID is set) the job's processes are the ranks,
+children of the torchrun agent that the worker started; each rank is in a session of its own. Only rank 0
+(RANK) writes events to stdout: the other ranks' result and error events go to stderr as log lines, their
+progress nowhere. Each rank dies with the agent (the kernel signal and the poll above), and also watches the
+agent's parent: when the agent is re-parented (the worker is gone, and torchrun does not die with it) the rank
+SIGKILLs the agent (its process group when it leads one) and then itself, so the whole job goes.
 """
 
 from __future__ import annotations
@@ -73,6 +80,20 @@ class ModelLoadError(EngineError):
 _events = None  # the private handle on the real stdout
 
 
+def rank() -> int:
+    """This process's rank under torchrun (RANK), 0 when run alone (a RANK set by anything else is ignored)."""
+    if not os.environ.get("TORCHELASTIC_RUN_ID"):
+        return 0
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
+def under_torchrun() -> bool:
+    return bool(os.environ.get("TORCHELASTIC_RUN_ID")) and "RANK" in os.environ
+
+
 def claim_stdout() -> None:
     """Keep the real stdout for events only; send everything else written to stdout to stderr."""
     global _events
@@ -98,6 +119,10 @@ def _clean(value: Any) -> Any:
 
 def emit(event: str, **fields: Any) -> None:
     line = json.dumps(_clean({"event": event, **fields}), ensure_ascii=False, allow_nan=False)
+    if rank() != 0:  # one voice per job: rank 0's (see the module docstring)
+        if event != "progress":
+            print(f"rank {rank()} event: {line}", file=sys.stderr, flush=True)
+        return
     out = _events if _events is not None else sys.stdout
     out.write(line + "\n")
     out.flush()
@@ -176,6 +201,32 @@ def _set_pdeathsig() -> bool:
         return False
 
 
+def parent_of(pid: int) -> int | None:
+    """The parent pid of ``pid`` (Linux /proc), None when unknown or gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+        return int(data[data.rindex(b")") + 2:].split()[1])  # fields after "(comm)": state, ppid, ...
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _kill_agent(agent: int) -> NoReturn:
+    """The torchrun agent lost its parent: kill it (and its process group when it leads one), then this rank."""
+    try:
+        os.write(2, b"isheep engine: the torchrun agent's parent is gone; killing the job\n")
+    except OSError:
+        pass
+    try:
+        if os.getpgid(agent) == agent:
+            os.killpg(agent, signal.SIGKILL)
+        else:
+            os.kill(agent, signal.SIGKILL)
+    except OSError:
+        pass
+    _die()
+
+
 def start_watchdog(interval: float = WATCHDOG_INTERVAL_S) -> bool:
     """Make this process die with its parent (see the module docstring); False when switched off."""
     global _watchdog_started
@@ -190,11 +241,16 @@ def start_watchdog(interval: float = WATCHDOG_INTERVAL_S) -> bool:
         if os.getppid() != parent:  # the parent died before the kernel signal was armed
             _die()
 
+    # Under torchrun the parent is the agent; the worker that started the job is the agent's parent.
+    grandparent = parent_of(parent) if under_torchrun() else None
+
     def watch() -> None:
         while True:
             time.sleep(interval)
             if os.getppid() != parent:
                 _die()
+            if grandparent is not None and parent_of(parent) not in (grandparent, None):
+                _kill_agent(parent)
 
     threading.Thread(target=watch, name="isheep-parent-watchdog", daemon=True).start()
     return True

@@ -39,10 +39,19 @@ events: {"event":"progress","stage":...} ("training" carries resumed_from: the c
         {"event":"progress","step":S,"epoch":E,"eval_loss":V}
 result: {"event":"result","output":DIR,"train_loss":L,"eval_loss":V|null,"steps":S,"train_samples":N,
          "val_samples":V,"skipped_samples":K,"elapsed_s":S,"reused":bool}
+
+Several GPUs: run the job under torchrun,
+    python -m torch.distributed.run --standalone --nproc_per_node=K -m isheep_engine train --spec spec.json
+and Trainer trains with DDP (per_device_batch_size per GPU, so K times the rows per optimizer step). Rank 0
+alone holds the work_dir lock, decides on reuse and resumption, writes the spec copy, the merged output and its
+marker, and sends events (protocol.py); the other ranks wait for its decisions (a gloo group) and leave once
+training is done. When rank 0 fails before training, the others exit quietly (code 0) and rank 0's error event
+is the job's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -289,23 +298,95 @@ def _resume_checkpoint(ckpt_dir: str, work_dir: str, fingerprint: str) -> str | 
     return last_complete_checkpoint(ckpt_dir)
 
 
-def run(spec: dict[str, Any]) -> dict[str, Any]:
+class Ranks:
+    """This process's place in a torchrun job (world 1 when run alone); rank 0 decides, the others follow."""
+
+    class Stopped(Exception):
+        """Rank 0 failed before training: a follower leaves quietly, rank 0 reports the failure."""
+
+    def __init__(self) -> None:
+        torchrun = protocol.under_torchrun()  # WORLD_SIZE and RANK set by anything else are not ours
+        self.world = int(os.environ.get("WORLD_SIZE", "1") or 1) if torchrun else 1
+        self.rank = protocol.rank()
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0") or 0) if torchrun else 0
+        self._group = None
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def start(self, device: str) -> None:
+        """Join the job's process group (which Trainer/accelerate then use as is), plus a gloo group for
+        rank 0's decisions."""
+        if self.world == 1:
+            return
+        import torch
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            if device == "cuda":
+                torch.cuda.set_device(self.local_rank)
+                dist.init_process_group(backend="cpu:gloo,cuda:nccl", device_id=torch.device("cuda", self.local_rank))
+            else:
+                dist.init_process_group(backend="gloo")
+        self._group = dist.new_group(backend="gloo")
+
+    def from_main(self, fn: Any) -> Any:
+        """fn() on rank 0, its value sent to every rank; when it raises, the followers raise Stopped."""
+        if self.world == 1:
+            return fn()
+        import torch.distributed as dist
+
+        box: list[Any] = [None]
+        if self.main:
+            try:
+                value = fn()
+            except BaseException:
+                dist.broadcast_object_list([("stop", None)], src=0, group=self._group)
+                raise
+            box = [("ok", value)]
+        dist.broadcast_object_list(box, src=0, group=self._group)
+        status, value = box[0]
+        if status != "ok":
+            raise Ranks.Stopped()
+        return value
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The job's result on rank 0 (or alone); None on the other ranks of a torchrun job."""
     started = time.monotonic()
-    os.makedirs(spec["work_dir"], exist_ok=True)
-    with exclusive_lock(os.path.join(spec["work_dir"], LOCK)):  # one job at a time on work_dir and output
-        return _run_locked(spec, started)
+    ranks = Ranks()
+    device = None
+    if ranks.world > 1:
+        device = resolve_device(spec["device"])
+        ranks.start(device)
+    with contextlib.ExitStack() as held:
+        def begin() -> dict[str, Any] | None:
+            os.makedirs(spec["work_dir"], exist_ok=True)
+            # one job at a time on work_dir and output (rank 0 holds it for the whole job)
+            held.enter_context(exclusive_lock(os.path.join(spec["work_dir"], LOCK)))
+            return _reusable(spec)
+
+        reused = ranks.from_main(begin)
+        if reused is not None:
+            return reused if ranks.main else None
+        return _run_locked(spec, started, device, ranks)
 
 
-def _run_locked(spec: dict[str, Any], started: float) -> dict[str, Any]:
-    fingerprint = spec_fingerprint(spec)
+def _reusable(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The result when output already holds this spec's; bad_input when it holds something else."""
     marker = _read_json(os.path.join(spec["output"], MARKER))
-    if marker is not None and marker.get("fingerprint") == fingerprint:
+    if marker is not None and marker.get("fingerprint") == spec_fingerprint(spec):
         return {**marker["result"], "reused": True}
     if os.path.exists(spec["output"]) and (not os.path.isdir(spec["output"]) or os.listdir(spec["output"])):
         raise BadInput(f"output {spec['output']} already exists and is not the result of this spec; remove it first")
+    return None
 
+
+def _run_locked(spec: dict[str, Any], started: float, device: str | None, ranks: Ranks) -> dict[str, Any] | None:
+    fingerprint = spec_fingerprint(spec)
     rows, skipped = read_rows(spec["data"])
-    device = resolve_device(spec["device"])
+    device = device or resolve_device(spec["device"])
     setup_threads(device)
     import torch
 
@@ -350,8 +431,13 @@ def _run_locked(spec: dict[str, Any], started: float) -> dict[str, Any]:
                                                  target_modules=lora["target_modules"], task_type="CAUSAL_LM"))
 
     ckpt_dir = os.path.join(spec["work_dir"], "checkpoints")
-    resume = _resume_checkpoint(ckpt_dir, spec["work_dir"], fingerprint)
-    write_json_atomic(os.path.join(spec["work_dir"], SPEC_COPY), {"fingerprint": fingerprint, "spec": spec})
+
+    def resume_point() -> str | None:
+        found = _resume_checkpoint(ckpt_dir, spec["work_dir"], fingerprint)
+        write_json_atomic(os.path.join(spec["work_dir"], SPEC_COPY), {"fingerprint": fingerprint, "spec": spec})
+        return found
+
+    resume = ranks.from_main(resume_point)
     has_val = len(val_set) > 0
     args = TrainingArguments(
         output_dir=ckpt_dir,
@@ -383,8 +469,11 @@ def _run_locked(spec: dict[str, Any], started: float) -> dict[str, Any]:
         disable_tqdm=True,
         dataloader_pin_memory=device == "cuda",
         remove_unused_columns=False,
+        ddp_find_unused_parameters=False,  # every trainable weight takes part (torchrun: saves a graph walk)
     )
     done_state = _finished_state(resume) if resume else None
+    if done_state is not None and not ranks.main:
+        return None  # nothing to train: rank 0 takes the weights from the checkpoint
     if done_state is not None:
         # The earlier run finished training (it died while saving): take its best weights, do not step again.
         model = _load_checkpoint_weights(model, _best_checkpoint(done_state, resume, ckpt_dir), spec, train_dtype)
@@ -404,9 +493,11 @@ def _run_locked(spec: dict[str, Any], started: float) -> dict[str, Any]:
         model, log_history, steps = trainer.model, state.log_history, int(state.global_step)
         eval_loss = state.best_metric if has_val else None
         if has_val and eval_loss is None:  # not expected: the schedule evaluates at the last step
-            eval_loss = trainer.evaluate().get("eval_loss")
+            eval_loss = trainer.evaluate().get("eval_loss")  # every rank: evaluation is collective under DDP
             protocol.progress(step=steps, epoch=state.epoch, eval_loss=eval_loss)
-        elif has_val and state.best_global_step and state.best_global_step != steps:
+        if not ranks.main:
+            return None  # rank 0 picks the best weights, merges and writes the output
+        if has_val and state.best_metric is not None and state.best_global_step and state.best_global_step != steps:
             best = os.path.join(ckpt_dir, f"checkpoint-{state.best_global_step}")
             model = _load_checkpoint_weights(model, best, spec, train_dtype)
     step_losses = [h["loss"] for h in log_history if "loss" in h]
@@ -482,7 +573,12 @@ def main(argv: list[str] | None = None) -> int:
     def job(args):
         quiet_libraries()
         spec = load_spec(args.spec, SPEC)
-        protocol.result(**run(spec))
+        try:
+            result = run(spec)
+        except Ranks.Stopped:
+            raise SystemExit(0)  # rank 0 failed and reports it
+        if result is not None:
+            protocol.result(**result)
 
     return protocol.run_job(job, make_parser(), argv)
 

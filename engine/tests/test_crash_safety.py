@@ -329,3 +329,46 @@ def test_train_killed_mid_epoch_resumes_to_the_same_result(model_dir, tmp_path):
     assert set(wa) == set(wb)
     differ = [k for k in wa if not torch.equal(wa[k], wb[k])]
     assert not differ, {k: (wa[k] - wb[k]).abs().max().item() for k in differ[:5]}
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        kids.append(int(name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return kids
+
+
+def test_torchrun_job_dies_with_its_parent(tmp_path):
+    """The worker starts torchrun, whose ranks run the job: when the worker dies, the agent (which has no
+    watchdog of its own) and both ranks go too."""
+    spec = {"base_model": "/nonexistent/model", "data": str(tmp_path / "data.jsonl"), "output": str(tmp_path / "m"),
+            "work_dir": str(tmp_path / "work"), "device": "cpu"}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    held = Held(tmp_path / "work" / ".lock")  # rank 0 waits for it, rank 1 for rank 0
+    parent = subprocess.Popen([PY, "-c", PARENT, PY, "-m", "torch.distributed.run", "--standalone",
+                               "--nproc_per_node=2", "-m", "isheep_engine", "train", "--spec",
+                               str(tmp_path / "spec.json")], stdout=subprocess.PIPE, text=True,
+                              env=_env(ISHEEP_ENGINE_LOCK_WAIT_S="120"), cwd=str(ENGINE))
+    ranks: list[int] = []
+    try:
+        agent = int(parent.stdout.readline())
+        event = json.loads(parent.stdout.readline())  # rank 0's, through the agent's stdout
+        assert event["stage"] == "waiting for lock", event
+        ranks = _children(agent)
+        assert len(ranks) == 2, ranks
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        for pid in [agent] + ranks:
+            assert _wait_gone(pid, 5.0) is not None, f"process {pid} of the orphaned torchrun job is still running"
+    finally:
+        parent.kill()
+        held.release()
+        for pid in [agent] + ranks:
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)

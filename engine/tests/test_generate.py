@@ -4,7 +4,8 @@ import os
 import pytest
 
 from conftest import run_job
-from isheep_engine.generate import batch_seed, cut_at_stop
+from isheep_engine.generate import batch_seed, bucket_rows, bucket_width, cut_at_stop, resolve_cache
+from isheep_engine.protocol import BadInput
 
 ROWS = [
     {"id": "raw", "prompt": "Here is a list of fruits:\n1. Apple\n2."},
@@ -95,3 +96,46 @@ def test_batch_seed_depends_on_seed_and_ids():
     assert batch_seed(1, ["a", "b"]) == batch_seed(1, ["a", "b"])
     assert len({batch_seed(1, ["a", "b"]), batch_seed(2, ["a", "b"]), batch_seed(1, ["a"]),
                 batch_seed(1, ["ab"])}) == 4
+
+
+def test_cache_and_compile_resolution():
+    assert resolve_cache("auto", "auto", "cpu") == ("dynamic", False)  # CPU keeps plain generate
+    assert resolve_cache("auto", "auto", "cuda") == ("static", True)
+    assert resolve_cache("static", "auto", "cpu") == ("static", False)
+    assert resolve_cache("static", "auto", "cuda") == ("static", True)
+    assert resolve_cache("dynamic", "auto", "cuda") == ("dynamic", False)
+    assert resolve_cache("auto", True, "cpu") == ("static", True)
+    assert resolve_cache("auto", False, "cuda") == ("static", False)
+    with pytest.raises(BadInput):
+        resolve_cache("dynamic", True, "cuda")
+
+
+def test_shape_buckets():
+    assert [bucket_width(n) for n in (1, 63, 64, 65, 200)] == [64, 64, 64, 128, 256]
+    assert [bucket_rows(n, 256) for n in (1, 2, 3, 5, 64, 65, 200, 256)] == [1, 2, 4, 8, 64, 128, 256, 256]
+    assert [bucket_rows(n, 100) for n in (3, 64, 65, 100)] == [4, 64, 100, 100]
+
+
+def test_compile_needs_a_static_cache(tmp_path):
+    _write_input(tmp_path)
+    spec = _spec(str(tmp_path / "no-model"), tmp_path, cache="dynamic", compile=True)
+    run = run_job("generate", spec, tmp_path / "spec.json")
+    assert run.rc == 2 and run.last["kind"] == "bad_input" and "static" in run.last["message"], run
+
+
+def test_static_cache_matches_dynamic_greedy(model_dir, tmp_path):
+    """Four prompts of different lengths in one batch: the static cache (padded to a 64-token bucket, rows to a
+    power of two) gives the same greedy tokens as plain generate."""
+    rows = ROWS + [{"id": "long", "prompt": "Once upon a time, in a small village near the mountains, there "
+                                            "lived an old man who"}]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    outs = {}
+    for cache in ("dynamic", "static"):
+        spec = _spec(model_dir, tmp_path, sampling={"temperature": 0, "max_new_tokens": 12}, batch_size=4,
+                     cache=cache, compile=False, output=str(tmp_path / f"out-{cache}.jsonl"))
+        run = run_job("generate", spec, tmp_path / f"spec-{cache}.json")
+        assert run.rc == 0, run
+        outs[cache] = _read(spec["output"])
+    assert len({r["prompt_tokens"] for r in outs["dynamic"]}) == 4
+    assert outs["static"] == outs["dynamic"]
+    assert all(r["new_tokens"] > 0 for r in outs["static"])

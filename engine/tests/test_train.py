@@ -133,3 +133,42 @@ def test_train_no_usable_rows(model_dir, tmp_path):
             "work_dir": str(tmp_path / "work"), "device": "cpu"}
     run = run_job("train", spec, tmp_path / "spec.json")
     assert run.rc == 2 and run.last["kind"] == "bad_input" and "no usable" in run.last["message"], run
+
+
+def test_train_under_torchrun_two_processes(model_dir, tmp_path):
+    """DDP on CPU (gloo): two ranks train, rank 0 alone speaks and writes; a re-run is reused."""
+    import subprocess
+    import sys
+
+    from conftest import ENGINE, JobRun
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    spec = {"base_model": model_dir, "data": str(data), "output": str(tmp_path / "model"),
+            "work_dir": str(tmp_path / "work"), "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": 2,
+            "cutoff_len": 48, "per_device_batch_size": 1, "gradient_accumulation_steps": 1, "val_fraction": 0.2,
+            "device": "cpu"}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    env = {**os.environ, "PYTHONPATH": str(ENGINE), "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "isheep_engine", "train", "--spec", str(tmp_path / "spec.json")]
+
+    def launch() -> JobRun:
+        return JobRun(subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=str(ENGINE)))
+
+    run = launch()
+    assert run.rc == 0, run
+    results = [e for e in run.events if e["event"] == "result"]
+    assert len(results) == 1 and run.last is results[0], run
+    assert not [e for e in run.events if e["event"] == "error"], run
+    assert [e["stage"] for e in run.progress() if "stage" in e].count("loading") == 1, run  # one voice
+    res = results[0]
+    assert res["steps"] == 2 and res["train_samples"] == 5 and res["val_samples"] == 1 and res["reused"] is False
+    assert math.isfinite(res["train_loss"]) and math.isfinite(res["eval_loss"])
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(spec["output"])
+
+    again = launch()
+    assert again.rc == 0, again
+    assert [e["event"] for e in again.events].count("result") == 1 and again.last["reused"] is True, again

@@ -27,6 +27,7 @@ export async function runEngineJob(
   spec: Record<string, unknown>,
   specPath: string,
   env?: Record<string, string>,
+  processes?: number,
 ): Promise<EngineEvent> {
   const ctx = Context.current();
   let last: JobProgress = { job, stage: 'starting' };
@@ -37,6 +38,7 @@ export async function runEngineJob(
     return await engine.run(job, spec, {
       specPath,
       env,
+      ...(processes !== undefined ? { processes } : {}),
       signal: ctx.cancellationSignal,
       onProgress: (event) => {
         last = toProgress(job, event);

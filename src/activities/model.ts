@@ -152,7 +152,9 @@ export function createModelActivities(store: Store, engine: Engine, slot: ModelS
         device: input.device,
         precision: 'auto',
       };
-      const r = await runEngineJob(engine, 'train', spec, store.path(`${input.output}.spec.json`), slot.env);
+      // A slot of several GPUs trains with one process per GPU (torchrun, DDP).
+      const gpus = (slot.env.CUDA_VISIBLE_DEVICES ?? '').split(',').filter((d) => d.trim() !== '').length;
+      const r = await runEngineJob(engine, 'train', spec, store.path(`${input.output}.spec.json`), slot.env, gpus > 1 ? gpus : undefined);
       return {
         model: { uri: input.output, label: input.label },
         trainLoss: Number(r.train_loss),

@@ -36,6 +36,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Extra environment for the job (CUDA_VISIBLE_DEVICES of the slot, thread counts). */
   env?: Record<string, string>;
+  /** Run the job as this many processes, one per GPU, under torchrun (train on a slot of several GPUs). */
+  processes?: number;
 }
 
 export interface Engine {
@@ -62,7 +64,10 @@ export class SubprocessEngine implements Engine {
     const [cmd, ...prefix] = this.options.command as [string, ...string[]];
     if (opts.signal?.aborted) throw new EngineError('cancelled', `${job} cancelled before it started`);
 
-    const child = spawn(cmd, [...prefix, job, '--spec', opts.specPath], {
+    // [python, '-m', 'isheep_engine'] becomes [python, '-m', 'torch.distributed.run', ..., '-m', 'isheep_engine'].
+    const n = opts.processes ?? 1;
+    const launcher = n > 1 ? ['-m', 'torch.distributed.run', '--standalone', `--nproc_per_node=${n}`] : [];
+    const child = spawn(cmd, [...launcher, ...prefix, job, '--spec', opts.specPath], {
       cwd: this.options.cwd,
       env: { ...process.env, ...this.options.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
