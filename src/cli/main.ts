@@ -124,10 +124,11 @@ function timestampName(prefix: string): string {
   return `${prefix}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
-async function followRun(client: Client, name: string): Promise<RunResult> {
+async function followRun(client: Client, name: string, stopped?: AbortSignal): Promise<RunResult> {
   const handle = client.workflow.getHandle(name);
   const started = Date.now();
   let last = '';
+  stopped?.addEventListener('abort', () => clearInterval(timer), { once: true });
   const timer = setInterval(() => {
     describeProgress(client, name)
       .then((line) => {
@@ -178,15 +179,33 @@ program
     const { running } = await startWorkers(srv.address, abort.signal);
     const client = new Client({ connection: await Connection.connect({ address: srv.address }), namespace: NAMESPACE });
     console.log(`Temporal at ${srv.address}${srv.uiUrl ? ` · Web UI ${srv.uiUrl}` : ''} · run ${config.name as string}`);
+    // Ctrl-C stops the workers and the server; the run itself is kept (SQLite) and goes on under `isheep dev`.
+    let wasInterrupted = false;
+    const interrupted = new Promise<never>((_, reject) => {
+      const stop = () => {
+        wasInterrupted = true;
+        reject(new Error(`interrupted: run ${config.name as string} is kept and continues under \`isheep dev\``));
+      };
+      // `on`, not `once`: a terminal's Ctrl-C reaches us twice (directly and relayed by tsx).
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
     try {
       await startRun(client, NAMESPACE, config as { name: string });
-      const result = await followRun(client, config.name as string);
+      const following = followRun(client, config.name as string, abort.signal);
+      following.catch(() => {});
+      const result = await Promise.race([following, interrupted]);
       printResult(result, started, srv.uiUrl);
     } finally {
       abort.abort();
       await running.catch(() => {});
-      await client.connection.close();
       await srv.stop();
+      if (wasInterrupted) {
+        // The client's long poll for the result would retry against the stopped server: leave now.
+        console.error(`isheep: interrupted; run ${config.name as string} is kept and continues under \`isheep dev\``);
+        process.exit(130);
+      }
+      await client.connection.close();
     }
   });
 
