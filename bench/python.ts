@@ -56,6 +56,8 @@ export interface PythonDedupResult {
   n: number;
   kept: number[];
   seconds: number;
+  /** CPU time (user + system) of the Python process and its workers over the loop. */
+  cpu_seconds: number;
   pairs: number;
   style: string;
   parallel: string;

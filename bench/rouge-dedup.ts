@@ -13,7 +13,7 @@
  * IDENTICAL, and our precision, recall and F1 must equal rouge-score's bit for bit on --pairs generated pairs;
  * otherwise the first differences are printed and the exit status is 1. Target: >= 20x faster.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { filterInstructions } from '../src/stages/prompt-filters.js';
@@ -68,6 +68,7 @@ writeInstructionsJsonl(dataPath, texts);
 
 console.log(`ROUGE-L near-duplicate dedup: each instruction, in order, is dropped when its ROUGE-L F1 with some`);
 console.log(`instruction kept before it is > ${THRESHOLD} (rouge-score tokens, no stemmer), else kept.`);
+console.log(`machine ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), 1-minute load ${(loadavg()[0] ?? 0).toFixed(1)} at the start`);
 console.log(`data   ${fmt(N)} generated instructions (seed ${SEED}) in ${relative(process.cwd(), dataPath)}`);
 
 // --- our side -----------------------------------------------------------------------------------------------
@@ -98,16 +99,29 @@ function dedupWithFilter(items: readonly string[]): number[] {
   return accepted.map((candidate) => candidate.id);
 }
 
-function timeMedian(fn: () => number[], runs: number): { seconds: number; all: number[]; kept: number[] } {
+interface Timing {
+  /** Median wall time. */
+  seconds: number;
+  /** Median CPU time (user + system) of this process. */
+  cpuSeconds: number;
+  all: number[];
+  kept: number[];
+}
+
+function timeMedian(fn: () => number[], runs: number): Timing {
   const all: number[] = [];
+  const cpu: number[] = [];
   let kept: number[] = [];
   for (let r = 0; r < runs; r++) {
+    const cpuStarted = process.cpuUsage();
     const started = performance.now();
     kept = fn();
     all.push((performance.now() - started) / 1000);
+    const used = process.cpuUsage(cpuStarted);
+    cpu.push((used.user + used.system) / 1e6);
   }
-  const sorted = [...all].sort((a, b) => a - b);
-  return { seconds: sorted[Math.floor(sorted.length / 2)] as number, all, kept };
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  return { seconds: median(all), cpuSeconds: median(cpu), all, kept };
 }
 
 const prefixTexts = texts.slice(0, PREFIX);
@@ -150,10 +164,10 @@ if (python !== null && PAIRS > 0) {
   }
 }
 
-console.log(`\nours   DedupIndex, Node ${process.version}, one thread, median of ${RUNS} runs:`);
-console.log(`         all ${fmt(N).padStart(6)}: ${secs(oursFull.seconds).padStart(10)}   kept ${fmt(oursFull.kept.length)}   runs ${oursFull.all.map((s) => s.toFixed(3)).join(' ')} s`);
+console.log(`\nours   DedupIndex, Node ${process.version}, one thread, median of ${RUNS} runs (wall; CPU):`);
+console.log(`         all ${fmt(N).padStart(6)}: ${secs(oursFull.seconds).padStart(10)}; ${secs(oursFull.cpuSeconds)} CPU   kept ${fmt(oursFull.kept.length)}   runs ${oursFull.all.map((s) => s.toFixed(3)).join(' ')} s`);
 if (PREFIX < N) {
-  console.log(`       first ${fmt(PREFIX).padStart(6)}: ${secs(oursPrefix.seconds).padStart(10)}   kept ${fmt(oursPrefix.kept.length)}   runs ${oursPrefix.all.map((s) => s.toFixed(4)).join(' ')} s`);
+  console.log(`       first ${fmt(PREFIX).padStart(6)}: ${secs(oursPrefix.seconds).padStart(10)}; ${secs(oursPrefix.cpuSeconds)} CPU   kept ${fmt(oursPrefix.kept.length)}   runs ${oursPrefix.all.map((s) => s.toFixed(4)).join(' ')} s`);
 }
 console.log(`       (through filterInstructions, all ${fmt(N)}: ${secs(oursFilter.seconds)}, same kept set)`);
 
@@ -162,21 +176,29 @@ if (python === null) {
   console.log('\npython skipped (--no-python)');
 } else {
   const options: PythonDedupOptions = { input: dataPath, n: PREFIX, style, parallel, workers, threshold: THRESHOLD };
+  const load = loadavg()[0] ?? 0;
   const how = `style ${style} (${style === 'alpaca' ? 'tokenize once, _score_lcs per pair' : 'scorer.score per pair on the raw strings'}), ` +
     (parallel === 'none' ? 'one process' : `${parallel === 'pool' ? 'Pool.map per candidate' : 'kept list sharded'} over ${workers} processes`);
   console.log(`\npython rouge-score 0.1.2, all pairs, ${how}, 1 run on the ${PREFIX === N ? 'whole set' : `first ${fmt(PREFIX)}`}...`);
   const ref = pythonDedup(options, python);
+  const loadAfter = loadavg()[0] ?? 0;
   const identical = sameIds(ref.kept, oursPrefix.kept);
-  console.log(`       first ${fmt(PREFIX).padStart(6)}: ${secs(ref.seconds).padStart(10)}   kept ${fmt(ref.kept.length)}   ` +
-    `${fmt(ref.pairs)} F1 computations (${((ref.seconds / Math.max(1, ref.pairs)) * 1e6 * (parallel === 'none' ? 1 : workers)).toFixed(1)} µs each per process), Python ${ref.python}`);
+  const label = PREFIX === N ? `  all ${fmt(N).padStart(6)}` : `first ${fmt(PREFIX).padStart(6)}`;
+  console.log(`       ${label}: ${secs(ref.seconds).padStart(10)}; ${secs(ref.cpu_seconds)} CPU   kept ${fmt(ref.kept.length)}   ` +
+    `${fmt(ref.pairs)} F1 computations (${((ref.cpu_seconds / Math.max(1, ref.pairs)) * 1e6).toFixed(1)} µs CPU each), Python ${ref.python}`);
+  if (Math.max(load, loadAfter) > cpus().length * 0.75) {
+    console.log(`note   the machine was busy (1-minute load ${load.toFixed(1)} before, ${loadAfter.toFixed(1)} after, ${cpus().length} CPUs): wall times are inflated`);
+  }
   if (identical) {
     console.log(`kept   IDENTICAL on the ${PREFIX === N ? `whole ${fmt(N)}` : `first ${fmt(PREFIX)}`}: ${fmt(ref.kept.length)} ids`);
   } else {
     reportDifferences(ref.kept, oursPrefix.kept);
   }
   const speedup = ref.seconds / oursPrefix.seconds;
-  console.log(`\nspeed-up on the same ${fmt(PREFIX)} instructions: ${speedup.toFixed(0)}x ` +
+  const cpuSpeedup = ref.cpu_seconds / oursPrefix.cpuSeconds;
+  console.log(`\nspeed-up on the same ${fmt(PREFIX)} instructions: ${speedup.toFixed(0)}x wall ` +
     `(python ${secs(ref.seconds)} / ours ${secs(oursPrefix.seconds)}); target >= ${TARGET_SPEEDUP}x: ${speedup >= TARGET_SPEEDUP ? 'met' : 'NOT MET'}`);
+  console.log(`       ${cpuSpeedup.toFixed(0)}x in CPU time (python ${secs(ref.cpu_seconds)} / ours ${secs(oursPrefix.cpuSeconds)}; steadier when the machine is busy)`);
   if (PREFIX < N) {
     // Python's cost is its F1 computations (sum over candidates of the kept count), known exactly from our run.
     const pairsFull = allPairsWork(oursFull.kept, N);

@@ -24,7 +24,8 @@ the instruction is kept when the maximum is <= threshold (dropped when > thresho
 
 --input: JSONL lines {"id": ..., "instruction": ...}; the first N are used.
 Output (stdout, or --out): {"kept": [ids], "seconds": wall time of the dedup loop (worker start-up
-included, interpreter start and file reading not), "pairs": F1 computations done, ...}.
+included, interpreter start and file reading not), "cpu_seconds": CPU time of this process and its
+workers over the loop, "pairs": F1 computations done, ...}.
 
 --pairs: a JSON list of [target, prediction]; outputs [[precision, recall, fmeasure], ...] of
 scorer.score(target, prediction)['rougeL'] (floats written with repr, so they round-trip exactly).
@@ -32,6 +33,7 @@ scorer.score(target, prediction)['rougeL'] (floats written with repr, so they ro
 import argparse
 import json
 import multiprocessing as mp
+import resource
 import sys
 import time
 from functools import partial
@@ -151,12 +153,25 @@ def dedup_sharded(texts, threshold, style, workers, progress):
                 conns[len(kept_ids) % workers].send(("add", item))
                 kept_ids.append(i)
             progress.tick(i + 1, len(kept_ids))
-    finally:
-        for conn in conns:
-            conn.send(("stop",))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
         for proc in procs:
-            proc.join()
+            proc.join(timeout=5)
+        codes = [proc.exitcode for proc in procs]
+        raise RuntimeError(f"a worker process died (exit codes {codes}; a negative code is the signal that killed it)") from None
+    for conn in conns:
+        conn.send(("stop",))
+    for proc in procs:
+        proc.join()
     return kept_ids, pairs
+
+
+def cpu_seconds():
+    """User + system CPU time of this process and of its finished (joined) worker processes."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 def score_pairs(path):
@@ -196,6 +211,7 @@ def main():
         workers = 1 if parallel == "none" else max(1, args.workers)
         progress = Progress(len(texts), args.quiet)
         start = time.perf_counter()
+        cpu_start = cpu_seconds()
         if parallel == "none":
             kept, pairs = dedup_serial(texts, args.threshold, args.style, progress)
         elif parallel == "pool":
@@ -203,10 +219,12 @@ def main():
         else:
             kept, pairs = dedup_sharded(texts, args.threshold, args.style, workers, progress)
         seconds = time.perf_counter() - start
+        cpu = cpu_seconds() - cpu_start
         result = {
             "n": len(texts),
             "kept": [rows[i]["id"] for i in kept],
             "seconds": seconds,
+            "cpu_seconds": cpu,
             "pairs": pairs,
             "style": args.style,
             "parallel": parallel,
