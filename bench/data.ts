@@ -4,7 +4,7 @@
  * of texts to compare ROUGE-L scores on.
  *
  * Fresh instructions come from templates with several independent slots filled from vocabularies, plus
- * optional openers and constraint clauses. About a third of the stream instead rewrites an earlier
+ * optional openers and constraint clauses. 22% of the stream (VARIANT_SHARE) instead rewrites an earlier
  * instruction with one to five small edits (a word swapped, dropped or added, a number changed, a clause
  * appended, case or punctuation changed), so its ROUGE-L F1 with that ancestor spreads on both sides of
  * the 0.7 bar. Case, punctuation, digits, hyphens, apostrophes and a few non-ASCII letters are there on
