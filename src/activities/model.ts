@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import type { Endpoint, Sampling } from '../config/schema.js';
 import type { Engine } from '../engine/runner.js';
 import type { ArtifactRef, ModelRef, Store } from '../artifacts/store.js';
+import { RESPONSE_SYSTEM_PROMPT } from '../stages/responses.js';
 import { runEngineJob } from './engine-job.js';
 
 export interface ModelSlot {
@@ -71,8 +72,6 @@ export interface TrainResult {
   seconds: number;
 }
 
-/** The system message of fine-tuned models, for training and for answering (ISHEEP.md step 3). */
-export const SYSTEM_PROMPT = 'You are a helpful assistant.';
 
 export function createModelActivities(store: Store, engine: Engine, slot: ModelSlot) {
   return {
@@ -111,7 +110,7 @@ export function createModelActivities(store: Store, engine: Engine, slot: ModelS
         },
         batch_size: input.batchSize,
         device: input.device,
-        system_prompt: SYSTEM_PROMPT,
+        system_prompt: RESPONSE_SYSTEM_PROMPT,
       };
       const result = await runEngineJob(engine, 'generate', spec, store.path(`${input.output}.spec.json`), slot.env);
       const output = await store.refOf(input.output);
@@ -148,7 +147,7 @@ export function createModelActivities(store: Store, engine: Engine, slot: ModelS
         seed: input.seed,
         max_steps: t.maxSteps,
         save_steps: input.saveSteps ?? null,
-        system_prompt: SYSTEM_PROMPT,
+        system_prompt: RESPONSE_SYSTEM_PROMPT,
         device: input.device,
         precision: 'auto',
       };
