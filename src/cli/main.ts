@@ -245,7 +245,7 @@ async function connectClient(): Promise<Client> {
   return new Client({ connection: await Connection.connect(connectionOptions(address)), namespace: NAMESPACE });
 }
 
-async function withClient(fn: (client: Client) => Promise<void>) {
+async function withClient(fn: (client: Client) => Promise<unknown>) {
   const client = await connectClient();
   try {
     await fn(client);
@@ -290,29 +290,23 @@ program
   .option('--name <name>', 'run name (default <preset>-<timestamp>)')
   .action(async (opts: { preset: string; config?: string; set?: string[]; name?: string }) => {
     const config = buildConfig({ ...opts, name: opts.name ?? timestampName(opts.preset) });
-    const client = await connectClient();
-    await startRun(client, NAMESPACE, config as { name: string });
+    await withClient((client) => startRun(client, NAMESPACE, config as { name: string }));
     console.log(`started ${config.name as string}`);
-    await client.connection.close();
   });
 
 program
   .command('status <name>')
   .description('where a run is')
   .action(async (name: string) => {
-    const client = await connectClient();
-    console.log(await describeProgress(client, name));
-    await client.connection.close();
+    await withClient(async (client) => console.log(await describeProgress(client, name)));
   });
 
 program
   .command('report <name>')
   .description('wait for a run to finish and print its table')
   .action(async (name: string) => {
-    const client = await connectClient();
     const started = Date.now();
-    printResult(await followRun(client, name), started, null);
-    await client.connection.close();
+    await withClient(async (client) => printResult(await followRun(client, name), started, null));
   });
 
 program.parseAsync().catch((err: unknown) => {
