@@ -351,6 +351,16 @@ class Ranks:
             raise Ranks.Stopped()
         return value
 
+    def close(self) -> None:
+        """Leave the process group before the interpreter exits: gloo's threads still running at exit abort the
+        process (SIGABRT, "terminate called without an active exception") even after a good result."""
+        if self.world == 1:
+            return
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
 
 def run(spec: dict[str, Any]) -> dict[str, Any] | None:
     """The job's result on rank 0 (or alone); None on the other ranks of a torchrun job."""
@@ -361,6 +371,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any] | None:
         device = resolve_device(spec["device"])
         ranks.start(device)
     with contextlib.ExitStack() as held:
+        held.callback(ranks.close)
         def begin() -> dict[str, Any] | None:
             os.makedirs(spec["work_dir"], exist_ok=True)
             # one job at a time on work_dir and output (rank 0 holds it for the whole job)

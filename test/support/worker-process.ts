@@ -22,7 +22,6 @@ const workers = await createHostWorkers({
 });
 const abort = new AbortController();
 process.once('SIGTERM', () => abort.abort());
-const running = runWorkers(workers, abort.signal);
+const running = runWorkers(workers, abort.signal); // closes the connection once the workers stop
 console.log('ready');
 await running;
-await connection.close();
