@@ -10,6 +10,8 @@ config's vocab) to a temporary model folder. Nothing is downloaded. Measures:
   b) the engine's generate job (python -m isheep_engine generate, defaults: on CUDA static cache + compiled
      decode) on the same sizes, three batches per size: "job" is its result's tokens_per_s (compilation
      included), "steady" the rate after the first batch (from its progress events);
+  b') where the vllm package is installed (ISHEEP_ENGINE=vllm environment) and on CUDA: the same job with
+     "backend": "vllm", at batch 64 and 256 worth of rows (vLLM schedules them as one continuous batch);
   c) LoRA r8 training tokens/s at seq 1024: a raw peft loop against the engine's train job (steady rate from its
      step events), 0.5B at batch 16, and with --big 7B at batch 4.
 --smoke: tiny sizes on CPU (2 layers, hidden 256, batch 1/4, 16 new tokens, seq 128); the "static" figures then
@@ -20,6 +22,7 @@ same ("cache": "static", "compile": false).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -288,7 +291,8 @@ def main() -> int:
     seq, lora_batch, lora_steps, lora_warm = (128, 2, 3, 1) if args.smoke else (1024, 16, 10, 3)
     shape = "smoke" if args.smoke else "0.5b"
     compile_static = device == "cuda"
-    static_spec = {} if device == "cuda" else {"cache": "static", "compile": False}
+    static_spec = {"backend": "transformers"} if device == "cuda" else {"backend": "transformers", "cache": "static",
+                                                                        "compile": False}
     results.update(device=torch.cuda.get_device_name(0) if device == "cuda" else "cpu", smoke=args.smoke,
                    torch=torch.__version__, transformers=transformers.__version__, shape=shape)
     print(f"device: {results['device']}  torch {torch.__version__}  transformers {transformers.__version__}  "
@@ -308,6 +312,12 @@ def main() -> int:
             figure(f"engine generate b{b} job", r["job"], ANCHORS["static"].get(b), raw[("static", b)], **note)
             if r["steady"] is not None:
                 figure(f"engine generate b{b} steady", r["steady"], ANCHORS["static"].get(b), raw[("static", b)])
+        if device == "cuda" and importlib.util.find_spec("vllm") is not None:
+            print("-- b') engine generate job, vLLM backend (new tokens/s)", flush=True)
+            for b in batches[1:]:
+                r = engine_generate(model_dir, work, b, prompt_len, new, {"backend": "vllm"})
+                figure(f"engine vllm {3 * b} rows job", r["job"], ANCHORS["static"].get(b), raw[("static", b)],
+                       new_tokens=r["new_tokens"], expected_tokens=r["expected_tokens"], wall_s=round(r["wall_s"], 1))
         print(f"-- c) LoRA r8 training (tokens/s, seq {seq})", flush=True)
         rr = raw_lora(model_dir, device, lora_batch, seq, lora_steps, lora_warm)
         figure(f"raw lora {shape} b{lora_batch}", rr, None if args.smoke else ANCHORS["lora_0.5b"])

