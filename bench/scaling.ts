@@ -6,11 +6,12 @@
  *                            [--partitions 1|N|default] [--dump]
  *
  * Each generation stage (synthesis, responses, and the two assessment passes side by side) is split into
- * --shards shards; the shards are fanned out over the slots. Per slot count it prints the run's wall time
- * (median of --reps, interleaved), the speed-up over 1 slot and the target (>= 0.9 x slots); then, from the
- * workflow histories, where the wall time went (generation stages, the serial model jobs, the CPU data
- * activities between stages, the gaps between activities) and the speed-up of the generation stages alone;
- * then the orchestration overhead per activity: started -> completed minus the engine job's own duration, and
+ * --shards shards; the shards are fanned out over the slots. Per slot count it prints, from the workflow
+ * histories (medians of --reps, interleaved), the throughput of the sharded generation stages and its speed-up
+ * over 1 slot against the target (>= 0.9 x slots); then the whole iteration's wall time and speed-up, which also
+ * holds the serial import and train jobs (one each, on one slot, however many slots there are), with its Amdahl
+ * ceiling; where the wall time went (generation stages, serial model jobs, CPU data activities between stages,
+ * gaps between activities); then the orchestration overhead per activity: started -> completed minus the engine job's own duration, and
  * the pickup latency from the slot being free (or the task scheduled, if later) to the start. Waiting behind
  * busy slots is queueing and is left out.
  *
@@ -296,6 +297,8 @@ interface Breakdown {
   serialModel: number;
   data: number;
   other: number;
+  /** generate activities (shard jobs) in the generation stages. */
+  generationJobs: number;
   /** Σ over stages of ceil(jobs/slots) x job duration, plus the serial model jobs: the wall time with zero overhead. */
   ideal: number;
 }
@@ -315,6 +318,7 @@ function breakdown(m: RunMeasure, jobMs: (a: ActivitySpan) => number): Breakdown
     serialModel: total(union(serial.map(iv))),
     data: total(union(data.map(iv))),
     other: end - start - all,
+    generationJobs: generates.length,
     ideal,
   };
 }
@@ -469,23 +473,40 @@ function report(measures: RunMeasure[]) {
       data: median(b.map((x) => x.data)),
       other: median(b.map((x) => x.other)),
       ideal: median(b.map((x) => x.ideal)),
+      generationJobs: median(b.map((x) => x.generationJobs)),
       walls: ms.map((m) => m.clientWallMs),
     };
   });
   const one = rows.find((r) => r.slots === 1)!;
 
-  console.log(`\nThroughput vs slots (wall = iSheepRun from start to result, median of ${REPS}; target: speed-up >= ${TARGET_FACTOR} x slots)`);
-  console.log(`  slots   wall (median)   runs                        speed-up   target   result   ceiling*`);
+  // The headline: throughput of the sharded stages (synthesis, responses, both assessment passes), the work that
+  // slots exist for. Each iteration also has one import (first iteration only) and one training job, which run
+  // on one slot whatever the slot count (a slot of several GPUs speeds training up, more slots do not): the whole
+  // iteration's speed-up is shown after, with its Amdahl ceiling.
   let missed = false;
-  let missedGenerationToo = false;
+  let missedWhole = false;
+  console.log(`\nThroughput of the sharded generation stages vs slots (medians of ${REPS}; target: speed-up >= ${TARGET_FACTOR} x slots)`);
+  console.log(`  slots   generation stages   shard jobs/s   speed-up   target   result`);
+  for (const r of rows) {
+    const genSpeedup = one.generation / r.generation;
+    const target = TARGET_FACTOR * r.slots;
+    const ok = genSpeedup >= target - 1e-9;
+    if (!ok) missed = true;
+    console.log(
+      `  ${pad(r.slots, 5)}   ${pad(fmt(r.generation), 17)}   ${pad((r.generationJobs / (r.generation / 1000)).toFixed(2), 12)}   ` +
+        `${pad(genSpeedup.toFixed(2) + 'x', 8)}   ${pad(target.toFixed(2) + 'x', 6)}   ${ok ? 'pass' : 'MISS'}`,
+    );
+  }
+
+  console.log(`\nWhole iteration (wall = iSheepRun from start to result, median of ${REPS}; the import and train jobs are serial)`);
+  console.log(`  slots   wall (median)   runs                        speed-up   ${TARGET_FACTOR} x slots   ceiling*`);
   for (const r of rows) {
     const speedup = one.wall / r.wall;
     const target = TARGET_FACTOR * r.slots;
-    const ok = speedup >= target - 1e-9;
-    if (!ok) missed = true;
+    if (speedup < target - 1e-9) missedWhole = true;
     const ceiling = one.ideal / r.ideal;
     console.log(
-      `  ${pad(r.slots, 5)}   ${pad(fmt(r.wall), 13)}   ${r.walls.map((w) => (w / 1000).toFixed(2)).join(' / ').padEnd(26)}  ${pad(speedup.toFixed(2) + 'x', 8)}   ${pad(target.toFixed(2) + 'x', 6)}   ${ok ? 'pass' : 'MISS'}     ${ceiling.toFixed(2)}x`,
+      `  ${pad(r.slots, 5)}   ${pad(fmt(r.wall), 13)}   ${r.walls.map((w) => (w / 1000).toFixed(2)).join(' / ').padEnd(26)}  ${pad(speedup.toFixed(2) + 'x', 8)}   ${pad(target.toFixed(2) + 'x', 11)}   ${ceiling.toFixed(2)}x`,
     );
   }
   console.log(
@@ -494,15 +515,12 @@ function report(measures: RunMeasure[]) {
   );
 
   console.log(`\nWhere the wall time goes (from the histories, medians; spans are scheduled→completed, overlaps merged)`);
-  console.log(`  slots   run wall   generation stages   import+train jobs   data activities   between activities   generation speed-up   target`);
+  console.log(`  slots   run wall   generation stages   import+train jobs   data activities   between activities`);
   for (const r of rows) {
-    const genSpeedup = one.generation / r.generation;
-    const target = TARGET_FACTOR * r.slots;
-    if (genSpeedup < target - 1e-9) missedGenerationToo = true;
     console.log(
       `  ${pad(r.slots, 5)}   ${pad(fmt(r.historyWall), 8)}   ${pad(`${fmt(r.generation)} (${pct(r.generation / r.historyWall)})`, 17)}   ` +
         `${pad(`${fmt(r.serialModel)} (${pct(r.serialModel / r.historyWall)})`, 17)}   ${pad(`${fmt(r.data)} (${pct(r.data / r.historyWall)})`, 15)}   ` +
-        `${pad(`${fmt(r.other)} (${pct(r.other / r.historyWall)})`, 18)}   ${pad(genSpeedup.toFixed(2) + 'x', 19)}   ${pad(target.toFixed(2) + 'x', 6)} ${genSpeedup >= target - 1e-9 ? 'pass' : 'MISS'}`,
+        `${pad(`${fmt(r.other)} (${pct(r.other / r.historyWall)})`, 18)}`,
     );
   }
 
@@ -539,18 +557,17 @@ function report(measures: RunMeasure[]) {
   const serialShare = (last.data + last.other + last.serialModel) / last.historyWall;
   const outside = (r: (typeof rows)[number]) => r.historyWall - r.generation;
   if (!missed) {
-    console.log(`  Every slot count meets the target of ${TARGET_FACTOR} x slots.`);
-  } else if (!missedGenerationToo) {
-    console.log(
-      `  TARGET MISSED for the whole run, but only because of its serial part (Amdahl): at ${last.slots} slots the import and train jobs,\n` +
-        `  the data activities between stages and the gaps between activities are ${pct(serialShare)} of the wall time and do not shrink\n` +
-        `  with slots; the generation stages alone speed up by >= ${TARGET_FACTOR} x slots.`,
-    );
+    console.log(`  The sharded stages meet the target of ${TARGET_FACTOR} x slots at every slot count.`);
   } else {
     console.log(
-      `  TARGET MISSED, and the generation stages alone miss it too: at ${last.slots} slots the serial part is ${pct(serialShare)} of the wall\n` +
-        `  time; compare the generation speed-up with the ceiling (shard counts that do not divide by the slots, stages that\n` +
-        `  are short compared with the per-activity overheads above).`,
+      `  TARGET MISSED by the sharded stages: compare with the per-activity overheads below the tables (shard counts that do not\n` +
+        `  divide by the slots, or stages short compared with those overheads).`,
+    );
+  }
+  if (missedWhole) {
+    console.log(
+      `  The whole iteration stays under ${TARGET_FACTOR} x slots at ${last.slots} slots because of its serial part (Amdahl): the import and train\n` +
+        `  jobs, the data activities between stages and the gaps between activities are ${pct(serialShare)} of its wall time there.`,
     );
   }
   console.log(

@@ -91,7 +91,12 @@ describe('iSheepRun on a real dev server with the test engine', () => {
     const store = tempStore();
     const workers = await hostWorkers(env, store, fakeEngine());
     const endpoint = { baseUrl: 'http://127.0.0.1:9/v1', model: 'judge-70b', apiKeyEnv: 'JUDGE_API_KEY' };
-    const config = smallConfig('wf-external', { iterations: 1, assessment: { grader: 'external', endpoint }, evaluation: { enabled: false } });
+    const config = smallConfig('wf-external', {
+      iterations: 1,
+      assessment: { grader: 'external', endpoint },
+      evaluation: { enabled: false },
+      engine: { backend: 'vllm', vllm: { gpuMemoryUtilization: 0.8 } },
+    });
     await withWorkers(workers, () => runToEnd('wf-external', config));
     const spec = JSON.parse(readFileSync(store.path('runs/wf-external/iter-1/assessment/quality.raw.jsonl.spec.json'), 'utf8'));
     expect(spec.backend).toBe('openai');
@@ -100,7 +105,8 @@ describe('iSheepRun on a real dev server with the test engine', () => {
     const requests = readFileSync(store.path('runs/wf-external/iter-1/assessment/quality.requests.jsonl'), 'utf8').split('\n')[0]!;
     expect(JSON.parse(requests)).toHaveProperty('messages');
     const responsesSpec = JSON.parse(readFileSync(store.path('runs/wf-external/iter-1/responses.raw.jsonl.spec.json'), 'utf8'));
-    expect(responsesSpec.backend).toBe('transformers'); // only grading goes outside
+    expect(responsesSpec.backend).toBe('vllm'); // only grading goes outside; the rest runs on the backend named
+    expect(responsesSpec.vllm).toEqual({ gpu_memory_utilization: 0.8, max_model_len: null, enforce_eager: false });
   });
 
   it('fails at once, without retrying, on a config with bad fields, naming each of them', async () => {

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import type { Endpoint, Sampling } from '../config/schema.js';
+import type { Endpoint, GenerationBackend, Sampling } from '../config/schema.js';
 import type { Engine } from '../engine/runner.js';
 import type { ArtifactRef, ModelRef, Store } from '../artifacts/store.js';
 import { RESPONSE_SYSTEM_PROMPT } from '../stages/responses.js';
@@ -26,6 +26,9 @@ export interface GenerateInput {
   device: string;
   /** Generate through an OpenAI-compatible server instead of loading `model`. */
   endpoint?: Endpoint;
+  /** Local backend (absent in inputs scheduled before it existed: "auto"). */
+  backend?: GenerationBackend['backend'];
+  vllm?: GenerationBackend['vllm'];
 }
 
 export interface GenerateResult {
@@ -97,7 +100,19 @@ export function createModelActivities(store: Store, engine: Engine, slot: ModelS
               max_retries: input.endpoint.maxRetries,
             },
           }
-        : { backend: 'transformers', model: store.path(input.model.uri) };
+        : {
+            backend: input.backend ?? 'auto',
+            model: store.path(input.model.uri),
+            ...(input.vllm
+              ? {
+                  vllm: {
+                    gpu_memory_utilization: input.vllm.gpuMemoryUtilization,
+                    max_model_len: input.vllm.maxModelLen,
+                    enforce_eager: input.vllm.enforceEager,
+                  },
+                }
+              : {}),
+          };
       const spec = {
         ...backend,
         input: store.path(input.requests.uri),

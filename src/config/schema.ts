@@ -166,6 +166,18 @@ export const configSchema = z
           .default(120)
           .describe('A model job that sends no heartbeat for this long is retried on another slot (a dead worker).'),
         maxAttempts: z.number().int().min(1).default(5).describe('Attempts per activity before the run fails.'),
+        backend: z
+          .enum(['auto', 'transformers', 'vllm'])
+          .default('auto')
+          .describe('Local generation: "auto" takes vLLM where the engine environment has it and the slot has GPUs, else transformers.'),
+        vllm: z
+          .object({
+            gpuMemoryUtilization: z.number().gt(0).max(1).default(0.9).describe('Share of each GPU vLLM may take (weights + KV cache).'),
+            maxModelLen: z.number().int().min(1).nullable().default(null).describe('Context length vLLM plans for (null: the model\'s).'),
+            enforceEager: z.boolean().default(false).describe('Skip CUDA graphs: faster start, slower decode.'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -181,6 +193,13 @@ export const configSchema = z
 export type RunConfigInput = z.input<typeof configSchema>;
 /** A config with every default filled in. */
 export type RunConfig = z.infer<typeof configSchema>;
+
+/** How model jobs generate locally; travels with each generate activity. */
+export type GenerationBackend = Pick<RunConfig['engine'], 'backend' | 'vllm'>;
+
+export function generationBackend(cfg: RunConfig): GenerationBackend {
+  return { backend: cfg.engine.backend, vllm: cfg.engine.vllm };
+}
 
 export class ConfigError extends Error {
   constructor(readonly issues: string[]) {

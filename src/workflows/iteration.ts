@@ -8,7 +8,7 @@
 import { condition, setHandler } from '@temporalio/workflow';
 import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
 import type { SynthesisCounts } from '../activities/data.js';
-import type { Endpoint, Sampling } from '../config/schema.js';
+import { generationBackend, type Endpoint, type Sampling } from '../config/schema.js';
 import { activitiesFor } from './activities.js';
 import { iterationProgressQuery, pauseSignal, resumeSignal } from './messages.js';
 import type { IterationCard, IterationInput, IterationProgress, IterationResult } from './types.js';
@@ -53,6 +53,7 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
           seed,
           batchSize: config.engine.batchSize,
           device: config.model.device,
+          ...generationBackend(config),
           ...(endpoint ? { endpoint } : {}),
         });
         progress.shards.done++;

@@ -15,7 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
 import type { EvalScore } from '../activities/data.js';
-import { ConfigError, parseConfig, type RunConfig } from '../config/schema.js';
+import { ConfigError, generationBackend, parseConfig, type RunConfig } from '../config/schema.js';
 import { ErrorType } from '../errors.js';
 import { activitiesFor } from './activities.js';
 import { iSheepIteration } from './iteration.js';
@@ -130,6 +130,7 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
       seed: cfg.seed,
       batchSize: cfg.engine.batchSize,
       device: cfg.model.device,
+      ...generationBackend(cfg),
     });
     return data.scoreEvaluation({ run: runDir, label, responses: out.output });
   }
