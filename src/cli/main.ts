@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { Command } from 'commander';
 import { Store } from '../artifacts/store.js';
 import { parseConfig } from '../config/schema.js';
@@ -19,6 +19,7 @@ import { SubprocessEngine } from '../engine/runner.js';
 import { engineCommand, loadTools, PROJECT_ROOT } from '../setup/tools.js';
 import { startDevServer, type DevServer } from '../temporal/dev-server.js';
 import { startRun } from '../temporal/start-run.js';
+import { WorkerLogger } from '../worker/logger.js';
 import { createHostWorkers, planSlots, runWorkers } from '../worker/workers.js';
 import type { IterationCard, RunResult } from '../workflows/types.js';
 import { renderCard } from './card.js';
@@ -162,7 +163,7 @@ function printResult(result: RunResult, started: number, uiUrl: string | null) {
 }
 
 // Workers log warnings and errors only; the CLI prints the progress people need.
-Runtime.install({ logger: new DefaultLogger((process.env.ISHEEP_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
+Runtime.install({ logger: new WorkerLogger((process.env.ISHEEP_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
 
 const program = new Command('isheep').description('I-SHEEP self-alignment runs on Temporal');
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Runtime, DefaultLogger, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { WorkerLogger } from '../../src/worker/logger.js';
 import { Store } from '../../src/artifacts/store.js';
 import { SubprocessEngine, type Engine } from '../../src/engine/runner.js';
 import { loadTools } from '../../src/setup/tools.js';
@@ -19,7 +20,7 @@ let quiet = false;
 export function quietRuntime() {
   if (quiet) return;
   quiet = true;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new WorkerLogger('WARN') });
 }
 
 export async function startTemporal(): Promise<TestWorkflowEnvironment> {
