@@ -49,13 +49,15 @@ export const paperPreset: Preset = {
 /**
  * One 80 GB GPU (A100/H100) and a 7B model: the paper's method and recipe, with batch sizes that fit.
  * LoRA on a bf16 7B model fits with per-device batch 4 at 1024 tokens; 4 accumulation steps keep the
- * paper's effective batch of 16.
+ * paper's effective batch of 16. With one slot, shards run one after the other and each loads the model afresh
+ * (tens of seconds for 7B, more with vLLM's CUDA-graph capture), so shards are 5,000 rows: two per 10,000-row
+ * stage. A shard cut short still resumes from its partial file.
  */
 export const singleGpu7bPreset: Preset = {
   iterations: 3,
   model: { base: 'Qwen/Qwen1.5-7B', device: 'cuda' },
   training: { perDeviceBatchSize: 4, gradientAccumulationSteps: 4 },
-  engine: { batchSize: 256 },
+  engine: { batchSize: 256, shardSize: 5000 },
 };
 
 export const presets = { demo: demoPreset, paper: paperPreset, 'single-gpu-7b': singleGpu7bPreset } as const;
