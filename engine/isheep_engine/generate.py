@@ -163,9 +163,7 @@ def choose_backend(backend: str, device: str) -> str:
         return backend
     from .vllm_backend import vllm_installed
 
-    if device == "cpu":
-        return "transformers"
-    return "vllm" if vllm_installed() and resolve_device(device) == "cuda" else "transformers"
+    return "vllm" if device != "cpu" and vllm_installed() and resolve_device(device) == "cuda" else "transformers"
 
 
 def check_backend(spec: dict[str, Any]) -> None:
@@ -321,7 +319,7 @@ class TransformersBackend:
         self.device = device
         self.tokenizer = load_tokenizer(spec["model"], padding_side="left")
         self.model = load_causal_lm(spec["model"], device, dtype)
-        self.eos_ids = eos_token_ids(self.model, self.tokenizer)
+        self.eos_ids = eos_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
         self.pad_id = int(self.tokenizer.pad_token_id)
         # Start from a bare generation config so that only the spec's sampling settings apply (no model
         # defaults such as top_k or repetition_penalty sneaking in).
@@ -460,12 +458,9 @@ def make_backend(spec: dict[str, Any]):
 
         return OpenAIBackend(spec)
     if backend == "vllm":
-        from .vllm_backend import VLLMBackend, check_vllm_platform, vllm_installed
+        from .vllm_backend import VLLMBackend, check_vllm_usable
 
-        if not vllm_installed():
-            raise BadInput('backend "vllm": the vllm package is not installed in this engine environment '
-                           '(build one with `ISHEEP_ENGINE=vllm node scripts/setup.mjs`)')
-        check_vllm_platform()
+        check_vllm_usable()
         return VLLMBackend(spec)
     return TransformersBackend(spec)
 

@@ -111,11 +111,11 @@ def load_causal_lm(model_dir: str, device: str, dtype: Any):
     return model
 
 
-def eos_token_ids(model: Any, tokenizer: Any) -> list[int]:
-    """Every token that ends a generation: the generation config's eos ids plus the tokenizer's eos."""
+def eos_token_ids(generation_config: Any, tokenizer: Any) -> list[int]:
+    """Every token that ends a generation: the generation config's eos ids (when there is one) plus the
+    tokenizer's eos."""
     ids: list[int] = []
-    gc = getattr(model, "generation_config", None)
-    eos = getattr(gc, "eos_token_id", None) if gc is not None else None
+    eos = getattr(generation_config, "eos_token_id", None)
     if isinstance(eos, int):
         ids.append(eos)
     elif isinstance(eos, (list, tuple)):

@@ -2,7 +2,7 @@
 
 Chosen by "backend": "vllm", or by "auto" when the vllm package can be imported and the job runs on CUDA. vLLM
 pins its own torch and transformers, so it lives in an engine environment of its own (engine/requirements-vllm.lock,
-built by `node scripts/setup.mjs --engine vllm`); the default environment has no vLLM and "auto" falls back to the
+built by `ISHEEP_ENGINE=vllm node scripts/setup.mjs`); the default environment has no vLLM and "auto" falls back to the
 transformers backend.
 
 What stays the same as the transformers backend, so that the two are interchangeable in a run:
@@ -26,6 +26,7 @@ import time
 from typing import Any
 
 from . import protocol
+from .generate import batch_seed, make_row, render_ids
 from .models import eos_token_ids, load_tokenizer
 
 
@@ -36,15 +37,17 @@ def vllm_installed() -> bool:
         return False
 
 
-def check_vllm_platform() -> None:
-    """vLLM sees a device it can run on; without one it fails deep inside with "Device string must not be empty"."""
+def check_vllm_usable() -> None:
+    """vLLM is installed and sees a device it can run on (without one it fails deep inside, with "Device string
+    must not be empty")."""
+    if not vllm_installed():
+        raise protocol.BadInput('backend "vllm": the vllm package is not installed in this engine environment '
+                                '(build one with `ISHEEP_ENGINE=vllm node scripts/setup.mjs`)')
     from vllm.platforms import current_platform
 
     if not current_platform.device_type:
-        from .protocol import BadInput
-
-        raise BadInput('backend "vllm": vLLM finds no device it can run on here (no GPU visible to this job?); '
-                       'use "backend": "auto" or "transformers" on this machine')
+        raise protocol.BadInput('backend "vllm": vLLM finds no device it can run on here (no GPU visible to this '
+                                'job?); use "backend": "auto" or "transformers" on this machine')
 
 
 def tensor_parallel_size(requested: int | None) -> int:
@@ -61,8 +64,6 @@ def tensor_parallel_size(requested: int | None) -> int:
 
 
 def row_seed(seed: int, row_id: str) -> int:
-    from .generate import batch_seed
-
     return batch_seed(seed, [row_id])
 
 
@@ -81,8 +82,7 @@ class VLLMBackend:
             generation_config = GenerationConfig.from_pretrained(spec["model"])
         except OSError:  # a model folder without generation_config.json
             generation_config = None
-        holder = type("ModelConfigHolder", (), {"generation_config": generation_config})()
-        self.eos_ids = eos_token_ids(holder, self.tokenizer)
+        self.eos_ids = eos_token_ids(generation_config, self.tokenizer)
         kwargs: dict[str, Any] = {
             "model": spec["model"],
             "tensor_parallel_size": tensor_parallel_size(options["tensor_parallel_size"]),
@@ -118,8 +118,6 @@ class VLLMBackend:
 
     def run(self, requests: list[Any], sink: Any) -> float:
         """Generates the rows not in sink.done; returns the seconds spent generating."""
-        from .generate import make_row, render_ids
-
         spec = self.spec
         engine = self.llm.llm_engine
         pending: dict[str, Any] = {}
@@ -141,16 +139,9 @@ class VLLMBackend:
                 req = pending.pop(out.request_id, None)
                 if req is None:
                     raise RuntimeError(f"vLLM answered request {out.request_id!r}, which was not asked")
-                text, new_tokens, finish = self.row_fields(out.outputs[0])
-                sink.add(make_row(req, text, len(req.ids or []), new_tokens, finish))
+                done = out.outputs[0]  # vLLM has cut the stop strings off its text already
+                finish = "length" if done.finish_reason == "length" else "stop"
+                sink.add(make_row(req, done.text, len(req.ids or []), len(done.token_ids), finish))
             sink.commit()
         sink.commit(force=True)
         return time.monotonic() - started
-
-    def row_fields(self, completion: Any) -> tuple[str, int, str]:
-        """(text, new_tokens, finish_reason) of a vLLM completion, in the transformers backend's terms."""
-        from .generate import cut_at_stop
-
-        text, _ = cut_at_stop(completion.text, self.spec["stop"])  # vLLM cuts them already; a no-op then
-        finish = "length" if completion.finish_reason == "length" else "stop"
-        return text, len(completion.token_ids), finish
