@@ -33,15 +33,19 @@ class JobRun:
         return f"JobRun(rc={self.rc}, events={self.events}, stderr=...{self.stderr[-3000:]})"
 
 
+def engine_env(pythonpath: list[Path] | None = None, **extra: str) -> dict[str, str]:
+    """The environment an engine job runs in: the engine importable (after the folders given), the hub offline."""
+    path = os.pathsep.join(str(p) for p in [*(pythonpath or []), ENGINE])
+    return {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1", **extra}
+
+
 def run_job(job: str, spec: dict | str, spec_path: Path, timeout: float = 600,
             env: dict[str, str] | None = None, pythonpath: list[Path] | None = None) -> JobRun:
     """Write the spec (a dict, or raw text) and run `python -m isheep_engine JOB --spec FILE` (with extra
     environment variables, and folders put before the engine on PYTHONPATH)."""
     spec_path.write_text(spec if isinstance(spec, str) else json.dumps(spec))
-    path = os.pathsep.join(str(p) for p in [*(pythonpath or []), ENGINE])
-    env = {**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1", **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "isheep_engine", job, "--spec", str(spec_path)],
-                          capture_output=True, text=True, env=env, timeout=timeout, cwd=str(ENGINE))
+    proc = subprocess.run([sys.executable, "-m", "isheep_engine", job, "--spec", str(spec_path)], capture_output=True,
+                          text=True, env=engine_env(pythonpath, **(env or {})), timeout=timeout, cwd=str(ENGINE))
     run = JobRun(proc)  # raises if stdout holds anything but JSON lines
     assert run.events, run
     for e in run.events[:-1]:

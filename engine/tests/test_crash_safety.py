@@ -13,15 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ENGINE, JobRun, run_job
+from conftest import ENGINE, JobRun, engine_env, run_job
 from isheep_engine.files import exclusive_lock
 from isheep_engine.train import last_complete_checkpoint
 
 PY = sys.executable
-
-
-def _env(**extra):
-    return {**os.environ, "PYTHONPATH": str(ENGINE), "HF_HUB_OFFLINE": "1", **extra}
 
 
 def _gone(pid: int) -> bool:
@@ -84,7 +80,7 @@ time.sleep(600)
 def test_job_dies_with_its_parent(tmp_path, poll_only):
     spec = _gen_spec(tmp_path)
     held = Held(Path(spec["output"] + ".lock"))  # keeps the job alive, waiting, with no model to load
-    env = _env(ISHEEP_ENGINE_LOCK_WAIT_S="60", **({"ISHEEP_ENGINE_WATCHDOG_POLL_ONLY": "1"} if poll_only else {}))
+    env = engine_env(ISHEEP_ENGINE_LOCK_WAIT_S="60", **({"ISHEEP_ENGINE_WATCHDOG_POLL_ONLY": "1"} if poll_only else {}))
     parent = subprocess.Popen([PY, "-c", PARENT, PY, "-m", "isheep_engine", "generate", "--spec",
                                str(tmp_path / "spec.json")], stdout=subprocess.PIPE, text=True, env=env,
                               cwd=str(ENGINE))
@@ -110,7 +106,7 @@ def test_watchdog_can_be_switched_off(tmp_path):
     held = Held(Path(spec["output"] + ".lock"))
     parent = subprocess.Popen([PY, "-c", PARENT, PY, "-m", "isheep_engine", "generate", "--spec",
                                str(tmp_path / "spec.json")], stdout=subprocess.PIPE, text=True,
-                              env=_env(ISHEEP_ENGINE_LOCK_WAIT_S="60", ISHEEP_ENGINE_NO_WATCHDOG="1"), cwd=str(ENGINE))
+                              env=engine_env(ISHEEP_ENGINE_LOCK_WAIT_S="60", ISHEEP_ENGINE_NO_WATCHDOG="1"), cwd=str(ENGINE))
     try:
         job_pid = int(parent.stdout.readline())
         assert json.loads(parent.stdout.readline())["stage"] == "waiting for lock"
@@ -146,7 +142,7 @@ def test_generate_goes_on_once_the_lock_is_released(tmp_path):
     held = Held(lock)
     proc = subprocess.Popen([PY, "-m", "isheep_engine", "generate", "--spec", str(tmp_path / "spec.json")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(ISHEEP_ENGINE_LOCK_WAIT_S="30"), cwd=str(ENGINE))
+                            env=engine_env(ISHEEP_ENGINE_LOCK_WAIT_S="30"), cwd=str(ENGINE))
     assert json.loads(proc.stdout.readline())["stage"] == "waiting for lock"
     lock.unlink()  # as a finishing job does, while it still holds the lock
     held.release()
@@ -180,7 +176,7 @@ def test_exclusive_lock_removes_its_file(tmp_path):
 
 
 def _run(args, **env) -> JobRun:
-    proc = subprocess.run([PY, "-m", "isheep_engine", *args], capture_output=True, text=True, env=_env(**env),
+    proc = subprocess.run([PY, "-m", "isheep_engine", *args], capture_output=True, text=True, env=engine_env(**env),
                           cwd=str(ENGINE), timeout=120)
     return JobRun(proc)
 
@@ -298,7 +294,7 @@ def test_train_killed_mid_epoch_resumes_to_the_same_result(model_dir, tmp_path):
     spec_b = _train_spec(model_dir, tmp_path / "b")
     (tmp_path / "b" / "spec.json").write_text(json.dumps(spec_b))
     proc = subprocess.Popen([PY, "-m", "isheep_engine", "train", "--spec", str(tmp_path / "b" / "spec.json")],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=engine_env(),
                             cwd=str(ENGINE), start_new_session=True)
     killed_events = []
     for line in proc.stdout:
@@ -354,7 +350,7 @@ def test_torchrun_job_dies_with_its_parent(tmp_path):
     parent = subprocess.Popen([PY, "-c", PARENT, PY, "-m", "torch.distributed.run", "--standalone",
                                "--nproc_per_node=2", "-m", "isheep_engine", "train", "--spec",
                                str(tmp_path / "spec.json")], stdout=subprocess.PIPE, text=True,
-                              env=_env(ISHEEP_ENGINE_LOCK_WAIT_S="120"), cwd=str(ENGINE))
+                              env=engine_env(ISHEEP_ENGINE_LOCK_WAIT_S="120"), cwd=str(ENGINE))
     ranks: list[int] = []
     try:
         agent = int(parent.stdout.readline())

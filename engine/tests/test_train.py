@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import run_job
+from conftest import ENGINE, JobRun, engine_env, run_job
 from isheep_engine.train import IGNORE_INDEX, build_example, split
 
 ROWS = [
@@ -65,13 +65,19 @@ def test_split():
     assert split(list(range(10)), 42, None, 0.0)[1] == []
 
 
-def test_train_two_steps(model_dir, tmp_path):
+def _two_step_spec(model_dir, tmp_path, **over):
+    """Two LoRA steps on ROWS (5 to train, 1 held out), written to tmp_path."""
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     spec = {"base_model": model_dir, "data": str(data), "output": str(tmp_path / "model"),
             "work_dir": str(tmp_path / "work"), "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": 2,
             "cutoff_len": 96, "per_device_batch_size": 2, "gradient_accumulation_steps": 1, "val_fraction": 0.2,
             "device": "cpu"}
+    return {**spec, **over}
+
+
+def test_train_two_steps(model_dir, tmp_path):
+    spec = _two_step_spec(model_dir, tmp_path)
     run = run_job("train", spec, tmp_path / "spec.json")
     assert run.rc == 0, run
     res = run.last
@@ -140,16 +146,9 @@ def test_train_under_torchrun_two_processes(model_dir, tmp_path):
     import subprocess
     import sys
 
-    from conftest import ENGINE, JobRun
-
-    data = tmp_path / "data.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    spec = {"base_model": model_dir, "data": str(data), "output": str(tmp_path / "model"),
-            "work_dir": str(tmp_path / "work"), "learning_rate": 1e-3, "warmup_steps": 0, "max_steps": 2,
-            "cutoff_len": 48, "per_device_batch_size": 1, "gradient_accumulation_steps": 1, "val_fraction": 0.2,
-            "device": "cpu"}
+    spec = _two_step_spec(model_dir, tmp_path, cutoff_len=48, per_device_batch_size=1)
     (tmp_path / "spec.json").write_text(json.dumps(spec))
-    env = {**os.environ, "PYTHONPATH": str(ENGINE), "HF_HUB_OFFLINE": "1"}
+    env = engine_env()
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "isheep_engine", "train", "--spec", str(tmp_path / "spec.json")]
 
