@@ -9,8 +9,10 @@ export const ErrorType = {
   OutOfMemory: 'OutOfMemory',
   EngineCrashed: 'EngineCrashed',
   ArtifactMissing: 'ArtifactMissing',
+  /** An artifact changed after it was written, or is not the JSONL it should be. */
+  ArtifactCorrupt: 'ArtifactCorrupt',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
 /** Retrying these cannot help: the input has to change. */
-export const PERMANENT_ERRORS: string[] = [ErrorType.InvalidConfig, ErrorType.BadInput, ErrorType.ModelLoad];
+export const PERMANENT_ERRORS: string[] = [ErrorType.InvalidConfig, ErrorType.BadInput, ErrorType.ModelLoad, ErrorType.ArtifactCorrupt];

@@ -6,17 +6,20 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ArtifactRef, Store } from '../artifacts/store.js';
-import { readSeedFile, resolveSeedFile, SeedFileError } from '../artifacts/seeds.js';
+import { readSeedFile, resolveSeedFile } from '../artifacts/seeds.js';
 import { ErrorType } from '../errors.js';
+import { claimRunFolder, type ClaimInput, type RunOwner } from './run-folder.js';
+import { beat, toDataFailure } from './data-failures.js';
 import { buildAssessmentPrompt, type AssessmentKind, type AssessmentVariant } from '../stages/assessment.js';
 import { EVAL_ITEMS, scoreEvaluation as scoreEvalResponses } from '../stages/evaluation.js';
-import { BLACKLIST, filterInstructions } from '../stages/prompt-filters.js';
+import { BLACKLIST, filterInstructions, INSTRUCTION_FILTERS, wordCount } from '../stages/prompt-filters.js';
 import { buildResponseRequest, type ResponseRequest } from '../stages/responses.js';
 import { createRng } from '../stages/rng.js';
 import { DedupIndex } from '../stages/rouge.js';
-import { applyRuleFilter, type Rule } from '../stages/rule-filter.js';
-import { lengthStats, toAlpaca, toMessages, type LengthStats } from '../stages/export.js';
-import { selectPairs as selectScoredPairs, type JudgedPair, type SelectionLevel } from '../stages/selection.js';
+import { applyRuleFilter, RULES, type Rule } from '../stages/rule-filter.js';
+import { lengthStatsOfCounts, toAlpaca, toMessages, type LengthStats } from '../stages/export.js';
+import { selectPairs as selectScoredPairs, SELECTION_DROP_REASONS, type JudgedPair, type SelectionLevel } from '../stages/selection.js';
+import { zeroCounts } from '../stages/types.js';
 import { buildSynthesisPrompt, parseSynthesized, pickDemos } from '../stages/synthesis.js';
 import type { Pair, Task } from '../stages/types.js';
 import { PROJECT_ROOT } from '../setup/tools.js';
@@ -61,27 +64,79 @@ function toEngineRequest(id: string, req: ResponseRequest): EngineRequest {
   return req.kind === 'chat' ? { id, messages: req.messages } : { id, prompt: req.prompt };
 }
 
-function badInput(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: ErrorType.BadInput, message, nonRetryable: true });
+/** Rows are judged in groups of this many, so memory stays flat however many pairs a stage has. */
+const CHUNK = 1000;
+
+/**
+ * Streams rows of `main` with the rows of the same id in each of `others`, which must list the same ids in
+ * the same order (engine outputs follow their requests, and shards are joined in order). Nothing is held but
+ * the current rows, so memory stays flat however large the stage.
+ */
+async function* zipById<T extends { id: string }>(
+  store: Store,
+  main: ArtifactRef,
+  others: (ArtifactRef | null)[],
+): AsyncGenerator<[T, (EngineOutput | null)[]]> {
+  const iterators = others.map((ref) => (ref ? store.readJsonl<EngineOutput>(ref)[Symbol.asyncIterator]() : null));
+  for await (const row of store.readJsonl<T>(main)) {
+    beat();
+    const matched: (EngineOutput | null)[] = [];
+    for (const [k, it] of iterators.entries()) {
+      if (!it) {
+        matched.push(null);
+        continue;
+      }
+      const next = await it.next();
+      if (next.done) throw ApplicationFailure.create({ type: ErrorType.ArtifactCorrupt, message: `no row for ${row.id} in ${others[k]!.uri}`, nonRetryable: true });
+      if (next.value.id !== row.id) {
+        throw ApplicationFailure.create({
+          type: ErrorType.ArtifactCorrupt,
+          message: `${others[k]!.uri} has ${JSON.stringify(next.value.id)} where ${main.uri} has ${JSON.stringify(row.id)}: rows out of order`,
+          nonRetryable: true,
+        });
+      }
+      matched.push(next.value);
+    }
+    yield [row, matched];
+  }
+  for (const [k, it] of iterators.entries()) {
+    if (it && !(await it.next()).done) {
+      throw ApplicationFailure.create({ type: ErrorType.ArtifactCorrupt, message: `${others[k]!.uri} has more rows than ${main.uri}`, nonRetryable: true });
+    }
+  }
 }
 
-async function outputsById(store: Store, ref: ArtifactRef): Promise<Map<string, EngineOutput>> {
-  const map = new Map<string, EngineOutput>();
-  for await (const row of store.readJsonl<EngineOutput>(ref)) map.set(row.id, row);
-  return map;
+/** Streams `rows` through `fn` in groups of CHUNK. */
+async function* chunks<T>(rows: AsyncIterable<T>): AsyncGenerator<T[]> {
+  let group: T[] = [];
+  for await (const row of rows) {
+    group.push(row);
+    if (group.length === CHUNK) {
+      yield group;
+      group = [];
+    }
+  }
+  if (group.length > 0) yield group;
+}
+
+function addInto(total: Record<string, number>, part: Record<string, number>) {
+  for (const [k, n] of Object.entries(part)) total[k] = (total[k] ?? 0) + n;
 }
 
 export function createDataActivities(store: Store) {
-  return {
+  return withTypedFailures({
+    /**
+     * Records which run owns runs/<name>/ before the run writes anything there; refuses a folder that another
+     * run owns unless the config asks to resume it (see run-folder.ts).
+     */
+    async claimRunFolder(input: ClaimInput): Promise<RunOwner> {
+      return claimRunFolder(store, input);
+    },
+
     /** Validates the seed file and copies it into the run, so the run never depends on the original again. */
     async loadSeeds(input: { run: string; file: string }): Promise<ArtifactRef> {
-      try {
-        const tasks = await readSeedFile(resolveSeedFile(input.file, PROJECT_ROOT));
-        return await store.writeJsonl(`${input.run}/seeds.jsonl`, tasks);
-      } catch (err) {
-        if (err instanceof SeedFileError) throw badInput(err.message);
-        throw err;
-      }
+      const tasks = await readSeedFile(resolveSeedFile(input.file, PROJECT_ROOT));
+      return store.writeJsonl(`${input.run}/seeds.jsonl`, tasks);
     },
 
     /** Meta-prompts for one synthesis round: each shows demos drawn at random from the seed pool. */
@@ -97,12 +152,14 @@ export function createDataActivities(store: Store) {
     }): Promise<ArtifactRef> {
       const seeds = await store.readAll<Task>(input.seeds);
       const rng = createRng(input.seed * 1_000_003 + input.iteration * 10_007 + input.round);
-      const rows: EngineRequest[] = [];
-      for (let i = 0; i < input.count; i++) {
-        const demos = pickDemos(seeds, input.demosPerPrompt, rng);
-        rows.push({ id: `i${input.iteration}-r${input.round}-c${i}`, prompt: buildSynthesisPrompt(demos, { numTasks: input.tasksPerPrompt }) });
+      function* rows(): Generator<EngineRequest> {
+        for (let i = 0; i < input.count; i++) {
+          beat();
+          const demos = pickDemos(seeds, input.demosPerPrompt, rng);
+          yield { id: `i${input.iteration}-r${input.round}-c${i}`, prompt: buildSynthesisPrompt(demos, { numTasks: input.tasksPerPrompt }) };
+        }
       }
-      return store.writeJsonl(`${iterationDir(input.run, input.iteration)}/synthesis/round-${input.round}.requests.jsonl`, rows);
+      return store.writeJsonl(`${iterationDir(input.run, input.iteration)}/synthesis/round-${input.round}.requests.jsonl`, rows());
     },
 
     /**
@@ -123,26 +180,34 @@ export function createDataActivities(store: Store) {
       const seeds = await store.readAll<Task>(input.seeds);
       const previous = input.accepted ? await store.readAll<Task>(input.accepted) : [];
       const index = new DedupIndex([...seeds, ...previous].map((t) => t.instruction));
-      const counts: SynthesisCounts = { calls: 0, parsed: 0, droppedLast: 0, unparsedLines: 0, dropped: {}, accepted: 0 };
-      const candidates: Task[] = [];
+      const counts: SynthesisCounts = { calls: 0, parsed: 0, droppedLast: 0, unparsedLines: 0, dropped: zeroCounts(INSTRUCTION_FILTERS), accepted: 0 };
+      const filters = {
+        minWordsExclusive: input.filters.minWords,
+        maxWords: input.filters.maxWords,
+        blacklist: BLACKLIST,
+        nearDuplicateThreshold: input.filters.rougeThreshold,
+      };
+      // Row by row, in order, against one index: the same result as filtering all candidates at once, without
+      // holding them (the filter is sequential: each accepted instruction joins the index for later ones).
+      const room = Math.max(0, input.limit - previous.length);
+      const fresh: Task[] = [];
+      let overTarget = 0;
       for await (const row of store.readJsonl<EngineOutput>(input.raw)) {
+        beat();
         counts.calls++;
         const parsed = parseSynthesized(row.text, input.firstNumber);
         counts.parsed += parsed.tasks.length;
         if (parsed.droppedLast) counts.droppedLast++;
         counts.unparsedLines += parsed.unparsed;
-        parsed.tasks.forEach((t, k) => candidates.push({ id: `${row.id}-t${k}`, instruction: t.instruction, input: t.input }));
+        const candidates = parsed.tasks.map((t, k) => ({ id: `${row.id}-t${k}`, instruction: t.instruction, input: t.input }));
+        const filtered = filterInstructions(candidates, index, filters);
+        addInto(counts.dropped, filtered.dropped);
+        for (const task of filtered.accepted) {
+          if (fresh.length < room) fresh.push(task);
+          else overTarget++;
+        }
       }
-      const filtered = filterInstructions(candidates, index, {
-        minWordsExclusive: input.filters.minWords,
-        maxWords: input.filters.maxWords,
-        blacklist: BLACKLIST,
-        nearDuplicateThreshold: input.filters.rougeThreshold,
-      });
-      counts.dropped = { ...filtered.dropped };
-      const room = Math.max(0, input.limit - previous.length);
-      const fresh = filtered.accepted.slice(0, room);
-      if (filtered.accepted.length > room) counts.dropped.over_target = filtered.accepted.length - room;
+      if (overTarget > 0) counts.dropped.over_target = overTarget;
       counts.accepted = fresh.length;
       const accepted = await store.writeJsonl(
         `${iterationDir(input.run, input.iteration)}/synthesis/accepted-after-round-${input.round}.jsonl`,
@@ -153,9 +218,13 @@ export function createDataActivities(store: Store) {
 
     /** The instructions as prompts: raw text for the base model, the chat template for fine-tuned ones. */
     async buildResponseRequests(input: { run: string; iteration: number; tasks: ArtifactRef; chat: boolean }): Promise<ArtifactRef> {
-      const rows: EngineRequest[] = [];
-      for await (const task of store.readJsonl<Task>(input.tasks)) rows.push(toEngineRequest(task.id, buildResponseRequest(task, input.chat)));
-      return store.writeJsonl(`${iterationDir(input.run, input.iteration)}/responses.requests.jsonl`, rows);
+      async function* rows() {
+        for await (const task of store.readJsonl<Task>(input.tasks)) {
+          beat();
+          yield toEngineRequest(task.id, buildResponseRequest(task, input.chat));
+        }
+      }
+      return store.writeJsonl(`${iterationDir(input.run, input.iteration)}/responses.requests.jsonl`, rows());
     },
 
     /** Joins instructions with their answers and applies the named rules of ISHEEP.md step 4. */
@@ -166,16 +235,21 @@ export function createDataActivities(store: Store) {
       responses: ArtifactRef;
       rules: Rule[];
     }): Promise<{ pairs: ArtifactRef; counts: StageCounts }> {
-      const answers = await outputsById(store, input.responses);
-      const pairs: Pair[] = [];
-      for await (const task of store.readJsonl<Task>(input.tasks)) {
-        const answer = answers.get(task.id);
-        if (!answer) throw new Error(`no response for ${task.id} in ${input.responses.uri}`);
-        pairs.push({ ...task, response: answer.text.trim() });
+      const counts: StageCounts = { in: 0, kept: 0, dropped: zeroCounts(RULES) };
+      async function* pairs() {
+        for await (const [task, [answer]] of zipById<Task>(store, input.tasks, [input.responses])) yield { ...task, response: answer!.text.trim() };
       }
-      const result = applyRuleFilter(pairs, input.rules);
-      const ref = await store.writeJsonl(`${iterationDir(input.run, input.iteration)}/pairs.jsonl`, result.kept);
-      return { pairs: ref, counts: { in: pairs.length, kept: result.kept.length, dropped: result.dropped } };
+      async function* kept() {
+        for await (const group of chunks<Pair>(pairs())) {
+          const result = applyRuleFilter(group, input.rules);
+          counts.in += group.length;
+          counts.kept += result.kept.length;
+          addInto(counts.dropped, result.dropped);
+          yield* result.kept;
+        }
+      }
+      const ref = await store.writeJsonl(`${iterationDir(input.run, input.iteration)}/pairs.jsonl`, kept());
+      return { pairs: ref, counts };
     },
 
     /** One grading prompt per pair for one pass (quality or instruction following). */
@@ -187,12 +261,14 @@ export function createDataActivities(store: Store) {
       variant: AssessmentVariant;
       chat: boolean;
     }): Promise<ArtifactRef> {
-      const rows: EngineRequest[] = [];
-      for await (const pair of store.readJsonl<Pair>(input.pairs)) {
-        const prompt = buildAssessmentPrompt(input.kind, input.variant, pair);
-        rows.push(input.chat ? { id: pair.id, messages: [{ role: 'user', content: prompt }] } : { id: pair.id, prompt });
+      async function* rows(): AsyncGenerator<EngineRequest> {
+        for await (const pair of store.readJsonl<Pair>(input.pairs)) {
+          beat();
+          const prompt = buildAssessmentPrompt(input.kind, input.variant, pair);
+          yield input.chat ? { id: pair.id, messages: [{ role: 'user', content: prompt }] } : { id: pair.id, prompt };
+        }
       }
-      return store.writeJsonl(`${iterationDir(input.run, input.iteration)}/assessment/${input.kind}.requests.jsonl`, rows);
+      return store.writeJsonl(`${iterationDir(input.run, input.iteration)}/assessment/${input.kind}.requests.jsonl`, rows());
     },
 
     /** Keeps the pairs whose self-assessed scores beat the threshold (ISHEEP.md step 6). */
@@ -210,27 +286,52 @@ export function createDataActivities(store: Store) {
       histograms: { quality: number[]; following: number[] };
       lengths: { instruction: LengthStats; response: LengthStats };
     }> {
-      const quality = input.quality ? await outputsById(store, input.quality) : null;
-      const following = input.following ? await outputsById(store, input.following) : null;
-      const judged: JudgedPair[] = [];
-      for await (const pair of store.readJsonl<Pair>(input.pairs)) {
-        judged.push({ ...pair, qualityJudgment: quality?.get(pair.id)?.text ?? null, followingJudgment: following?.get(pair.id)?.text ?? null });
-      }
-      const result = selectScoredPairs(judged, { level: input.level, threshold: input.threshold });
       const dir = iterationDir(input.run, input.iteration);
-      const kept = await store.writeJsonl(`${dir}/kept.jsonl`, result.kept);
-      // The kept pairs in the common SFT formats, for use with any other trainer.
-      await store.writeJsonl(`${dir}/export/alpaca.jsonl`, result.kept.map(toAlpaca));
-      await store.writeJsonl(`${dir}/export/messages.jsonl`, result.kept.map((p) => toMessages(p)));
-      return {
-        kept,
-        counts: { in: judged.length, kept: result.kept.length, dropped: result.dropped },
-        histograms: result.histograms,
-        lengths: {
-          instruction: lengthStats(result.kept.map((p) => p.instruction)),
-          response: lengthStats(result.kept.map((p) => p.response)),
-        },
+      const counts: StageCounts = { in: 0, kept: 0, dropped: zeroCounts(SELECTION_DROP_REASONS) };
+      const histograms = { quality: new Array<number>(10).fill(0), following: new Array<number>(10).fill(0) };
+      // Word counts only, for the length statistics of the kept pairs: their texts need not stay in memory.
+      const keptInstructions: number[] = [];
+      const keptResponses: number[] = [];
+      const writers = {
+        kept: await store.jsonlWriter(`${dir}/kept.jsonl`),
+        // The kept pairs in the common SFT formats, for use with any other trainer.
+        alpaca: await store.jsonlWriter(`${dir}/export/alpaca.jsonl`),
+        messages: await store.jsonlWriter(`${dir}/export/messages.jsonl`),
       };
+      try {
+        async function* judged(): AsyncGenerator<JudgedPair> {
+          for await (const [pair, [q, f]] of zipById<Pair>(store, input.pairs, [input.quality, input.following])) {
+            yield { ...pair, qualityJudgment: q?.text ?? null, followingJudgment: f?.text ?? null };
+          }
+        }
+        for await (const group of chunks(judged())) {
+          const result = selectScoredPairs(group, { level: input.level, threshold: input.threshold });
+          counts.in += group.length;
+          counts.kept += result.kept.length;
+          addInto(counts.dropped, result.dropped);
+          result.histograms.quality.forEach((n, i) => (histograms.quality[i]! += n));
+          result.histograms.following.forEach((n, i) => (histograms.following[i]! += n));
+          for (const pair of result.kept) {
+            await writers.kept.write(pair);
+            await writers.alpaca.write(toAlpaca(pair));
+            await writers.messages.write(toMessages(pair));
+            keptInstructions.push(wordCount(pair.instruction));
+            keptResponses.push(wordCount(pair.response));
+          }
+        }
+        const kept = await writers.kept.commit();
+        await writers.alpaca.commit();
+        await writers.messages.commit();
+        return {
+          kept,
+          counts,
+          histograms,
+          lengths: { instruction: lengthStatsOfCounts(keptInstructions), response: lengthStatsOfCounts(keptResponses) },
+        };
+      } catch (err) {
+        await Promise.all(Object.values(writers).map((w) => w.abort()));
+        throw err;
+      }
     },
 
     /** Splits a request file into shards of at most `shardSize` rows, so a stage can run on every slot. */
@@ -239,6 +340,7 @@ export function createDataActivities(store: Store) {
       let writer: Awaited<ReturnType<Store['jsonlWriter']>> | null = null;
       let inShard = 0;
       for await (const row of store.readJsonl(input.source)) {
+        beat();
         if (!writer) writer = await store.jsonlWriter(`${input.prefix}${String(shards.length).padStart(4, '0')}.requests.jsonl`);
         await writer.write(row);
         if (++inShard === input.shardSize) {
@@ -254,13 +356,15 @@ export function createDataActivities(store: Store) {
     /** Concatenates shard outputs, in order, into one file. */
     async concatJsonl(input: { parts: ArtifactRef[]; output: string }): Promise<ArtifactRef> {
       async function* all() {
-        for (const part of input.parts) yield* store.readJsonl(part);
+        for (const part of input.parts) {
+          for await (const row of store.readJsonl(part)) {
+            beat();
+            yield row;
+          }
+        }
       }
       return store.writeJsonl(input.output, all());
     },
-
-    /** All kept pairs so far, for the total_base policy. */
-
 
     /** The verifiable-instruction prompts, formatted for the model under test. */
     async buildEvalRequests(input: { run: string; label: string; chat: boolean }): Promise<ArtifactRef> {
@@ -271,9 +375,8 @@ export function createDataActivities(store: Store) {
     },
 
     async scoreEvaluation(input: { run: string; label: string; responses: ArtifactRef }): Promise<EvalScore> {
-      const answers = await outputsById(store, input.responses);
       const byId: Record<string, string> = {};
-      for (const [id, out] of answers) byId[id] = out.text;
+      for await (const out of store.readJsonl<EngineOutput>(input.responses)) byId[out.id] = out.text;
       const items = EVAL_ITEMS;
       const score = scoreEvalResponses(items, byId);
       await store.writeJsonl(`${input.run}/eval/${input.label}.scores.jsonl`, score.perItem);
@@ -286,7 +389,22 @@ export function createDataActivities(store: Store) {
       if (input.markdown !== undefined) await writeText(store, `${input.uri}.md`, input.markdown);
       return input.uri;
     },
-  };
+  });
+}
+
+/** Each activity with its errors turned into typed Temporal failures (data-failures.ts). */
+function withTypedFailures<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T): T {
+  const wrapped: Record<string, (input: never) => Promise<unknown>> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    wrapped[name] = async (input: never) => {
+      try {
+        return await fn(input);
+      } catch (err) {
+        throw toDataFailure(err);
+      }
+    };
+  }
+  return wrapped as T;
 }
 
 async function writeText(store: Store, uri: string, text: string): Promise<void> {

@@ -7,9 +7,10 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { EngineError, type Engine, type EngineEvent, type EngineJob } from '../engine/runner.js';
 import { ErrorType } from '../errors.js';
+import { HEARTBEAT_EVERY_S } from '../heartbeat.js';
 
 /** How often we heartbeat while a job is alive but quiet (loading a model, a long training step). */
-const HEARTBEAT_EVERY_MS = 10_000;
+const HEARTBEAT_EVERY_MS = HEARTBEAT_EVERY_S * 1000;
 
 export interface JobProgress {
   job: EngineJob;

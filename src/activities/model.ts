@@ -3,7 +3,13 @@
  * engine. Each is a few lines: build the engine spec from refs, run the job, return refs.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { contentDigest } from '../artifacts/digest.js';
+import { ErrorType } from '../errors.js';
+import { checkEndpoint, type EndpointPolicy } from './endpoint-policy.js';
 import type { Endpoint, GenerationBackend, Sampling } from '../config/schema.js';
 import type { Engine } from '../engine/runner.js';
 import type { ArtifactRef, ModelRef, Store } from '../artifacts/store.js';
@@ -76,11 +82,21 @@ export interface TrainResult {
 }
 
 
-export function createModelActivities(store: Store, engine: Engine, slot: ModelSlot) {
+export function createModelActivities(store: Store, engine: Engine, slot: ModelSlot, endpoints: EndpointPolicy = { keys: [], hosts: [] }) {
   return {
-    /** Imports the base model once into the store as an ordinary model folder (a GGUF is converted). */
+    /**
+     * Imports the base model once into the store as an ordinary model folder (a GGUF is converted). A local
+     * folder or file is keyed by its content too, so a changed one is imported again rather than reused stale.
+     */
     async prepareModel(input: { source: string }): Promise<ModelRef> {
-      const key = createHash('sha256').update(input.source).digest('hex').slice(0, 12);
+      const local = !input.source.startsWith('package:') && existsSync(input.source);
+      const content = local
+        ? await contentDigest(input.source, { cacheFile: store.path('models/.content-digests.json'), onProgress: () => Context.current().heartbeat() })
+        : null;
+      const key = createHash('sha256')
+        .update(content ? `${input.source}\0${content}` : input.source)
+        .digest('hex')
+        .slice(0, 12);
       const slug = basename(input.source).replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 48);
       const uri = `models/${slug}-${key}`;
       await runEngineJob(engine, 'import-model', { source: input.source, output: store.path(uri) }, store.path(`${uri}.spec.json`), slot.env);
@@ -88,6 +104,10 @@ export function createModelActivities(store: Store, engine: Engine, slot: ModelS
     },
 
     async generate(input: GenerateInput): Promise<GenerateResult> {
+      if (input.endpoint) {
+        const refused = checkEndpoint(input.endpoint, endpoints);
+        if (refused) throw ApplicationFailure.create({ type: ErrorType.BadInput, message: refused, nonRetryable: true });
+      }
       const backend = input.endpoint
         ? {
             backend: 'openai',

@@ -7,11 +7,11 @@
  * JSONL is streamed both ways: memory stays flat however large a stage grows.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
-import { createInterface } from 'node:readline';
 import { once } from 'node:events';
+import { LineError, readLines } from './lines.js';
 
 /** A JSONL file in the store. */
 export interface ArtifactRef {
@@ -28,12 +28,28 @@ export interface ModelRef {
   label: string;
 }
 
+/**
+ * Why an artifact cannot be used: `missing` (not there: on a shared store perhaps not yet visible, so worth a
+ * retry), `corrupt` (changed after it was written, or not the JSONL it should be: a retry reads the same bytes),
+ * `refused` (a uri outside the store).
+ */
+export type ArtifactProblem = 'missing' | 'corrupt' | 'refused';
+
 export class ArtifactError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly problem: ArtifactProblem = 'corrupt',
+  ) {
     super(message);
     this.name = 'ArtifactError';
   }
 }
+
+/**
+ * The longest JSONL line the store reads: far above any row the method writes (a generation of 32k tokens is
+ * about 128 KiB), and low enough that a damaged file cannot exhaust a worker's memory.
+ */
+export const MAX_JSONL_LINE_BYTES = 16 << 20;
 
 export class Store {
   constructor(readonly root: string) {
@@ -44,7 +60,7 @@ export class Store {
   path(uri: string): string {
     const clean = normalize(uri);
     if (isAbsolute(clean) || clean === '..' || clean.startsWith(`..${sep}`)) {
-      throw new ArtifactError(`artifact uri ${JSON.stringify(uri)} points outside the store`);
+      throw new ArtifactError(`artifact uri ${JSON.stringify(uri)} points outside the store`, 'refused');
     }
     return join(this.root, clean);
   }
@@ -75,24 +91,24 @@ export class Store {
   /** Streams the rows of a ref, checking the file is the one the ref names. */
   async *readJsonl<T = unknown>(ref: ArtifactRef): AsyncGenerator<T> {
     const file = this.path(ref.uri);
-    if (!existsSync(file)) throw new ArtifactError(`artifact ${ref.uri} is missing from the store at ${this.root}`);
+    if (!existsSync(file)) throw new ArtifactError(`artifact ${ref.uri} is missing from the store at ${this.root}`, 'missing');
     const hash = createHash('sha256');
-    const stream = createReadStream(file);
-    stream.on('data', (chunk) => hash.update(chunk));
-    const lines = createInterface({ input: stream, crlfDelay: Infinity });
-    let lineNo = 0;
     let rows = 0;
-    for await (const line of lines) {
-      lineNo++;
-      if (line.trim() === '') continue;
-      let row: T;
-      try {
-        row = JSON.parse(line) as T;
-      } catch {
-        throw new ArtifactError(`${ref.uri}:${lineNo}: not valid JSON`);
+    try {
+      for await (const line of readLines(file, MAX_JSONL_LINE_BYTES, (chunk) => hash.update(chunk))) {
+        if (line.text.trim() === '') continue;
+        let row: T;
+        try {
+          row = JSON.parse(line.text) as T;
+        } catch {
+          throw new ArtifactError(`${ref.uri}:${line.number}: not valid JSON`, 'corrupt');
+        }
+        rows++;
+        yield row;
       }
-      rows++;
-      yield row;
+    } catch (err) {
+      if (err instanceof LineError) throw new ArtifactError(`${ref.uri}: ${err.message.slice(file.length + 1)}`, 'corrupt');
+      throw err;
     }
     const digest = hash.digest('hex');
     if (digest !== ref.sha256) {
@@ -110,13 +126,15 @@ export class Store {
   /** Hashes and counts an existing JSONL file (one the engine wrote), making a ref for it. */
   async refOf(uri: string): Promise<ArtifactRef> {
     const file = this.path(uri);
-    if (!existsSync(file)) throw new ArtifactError(`expected output ${uri} was not written`);
+    if (!existsSync(file)) throw new ArtifactError(`expected output ${uri} was not written`, 'missing');
     const hash = createHash('sha256');
     let rows = 0;
-    const stream = createReadStream(file);
-    stream.on('data', (chunk) => hash.update(chunk));
-    const lines = createInterface({ input: stream, crlfDelay: Infinity });
-    for await (const line of lines) if (line.trim() !== '') rows++;
+    try {
+      for await (const line of readLines(file, MAX_JSONL_LINE_BYTES, (chunk) => hash.update(chunk))) if (line.text.trim() !== '') rows++;
+    } catch (err) {
+      if (err instanceof LineError) throw new ArtifactError(`${uri}: ${err.message.slice(file.length + 1)}`, 'corrupt');
+      throw err;
+    }
     return { uri, sha256: hash.digest('hex'), rows };
   }
 }

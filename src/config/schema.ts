@@ -7,6 +7,7 @@
  * belong to the workers' own settings.
  */
 import { z } from 'zod';
+import { HEARTBEAT_EVERY_S, MIN_HEARTBEAT_TIMEOUT_S } from '../heartbeat.js';
 import { RULES } from '../stages/rule-filter.js';
 
 const probability = z.number().min(0).max(1);
@@ -23,15 +24,24 @@ export type Sampling = z.infer<typeof samplingSchema>;
 /** The paper samples everything at temperature 1.0, top_p 0.95, up to 1000 new tokens. */
 export const PAPER_SAMPLING: Sampling = { temperature: 1.0, topP: 0.95, maxNewTokens: 1000 };
 
-const runName = z
+/** Child workflows are named `<run>.iter-<t>`: a run name of that shape would take another run's child id. */
+export const runName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" and "-", at most 63 characters, starting with a letter or digit');
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" and "-", at most 63 characters, starting with a letter or digit')
+  .refine((name) => !/\.iter-/.test(name), 'must not contain ".iter-" (iteration workflows are named <run>.iter-<t>)');
+
+/** More attempts than this only repeats a failure for hours; a dead worker costs one attempt. */
+export const MAX_ATTEMPTS = 20;
 
 /** An OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp, Ollama, a hosted API). */
 export const endpointSchema = z
   .object({
-    baseUrl: z.url({ protocol: /^https?$/ }).describe('e.g. http://judge:8000/v1'),
-    model: z.string().min(1).describe('The model name the server expects.'),
+    baseUrl: z
+      .url({ protocol: /^https?$/ })
+      // The config is workflow input, kept in history for everyone who can read it: no secrets in it.
+      .refine((u) => !/^[a-z]+:\/\/[^/?#]*@/i.test(u), 'must not carry credentials (user:password@); name the key with apiKeyEnv')
+      .describe('e.g. http://judge:8000/v1'),
+    model: z.string().min(1).max(512).describe('The model name the server expects.'),
     apiKeyEnv: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
@@ -39,7 +49,7 @@ export const endpointSchema = z
       .default(null)
       .describe('Name of the environment variable on the workers that holds the API key (never the key itself).'),
     concurrency: z.number().int().min(1).max(256).default(8).describe('Requests in flight per job.'),
-    timeoutSeconds: z.number().positive().default(120),
+    timeoutSeconds: z.number().positive().max(3600).default(120),
     maxRetries: z.number().int().min(0).max(100).default(5),
   })
   .strict();
@@ -50,11 +60,16 @@ export const configSchema = z
     name: runName.describe('Run name: the workflow id and the folder of its artifacts in the store.'),
     iterations: z.number().int().min(1).max(1000).default(3).describe('Number of I-SHEEP iterations T.'),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42).describe('Seed for demo sampling, generation and training.'),
+    resume: z
+      .boolean()
+      .default(false)
+      .describe('Take over the folder of an earlier, closed run of the same name and continue from what it left (only outputs of the same spec are reused).'),
     model: z
       .object({
         base: z
           .string()
           .min(1)
+          .max(4096)
           .describe(
             'Base model M_0: a Hugging Face model id, a local model folder, a .gguf file, or "package:<python package>" holding a .gguf.',
           ),
@@ -70,6 +85,7 @@ export const configSchema = z
         file: z
           .string()
           .min(1)
+          .max(4096)
           .default('builtin:default')
           .describe('Seed tasks, JSONL of {instruction, input?}: a path on the workers, or "builtin:default".'),
       })
@@ -77,14 +93,14 @@ export const configSchema = z
       .prefault({}),
     synthesis: z
       .object({
-        targetInstructions: z.number().int().min(1).default(10_000).describe('New instructions to accept per iteration.'),
+        targetInstructions: z.number().int().min(1).max(100_000).default(10_000).describe('New instructions to accept per iteration.'),
         demosPerPrompt: z.number().int().min(1).max(20).default(5).describe('Seed demonstrations shown in each meta-prompt.'),
         tasksPerPrompt: z.number().int().min(1).max(100).default(20).describe('Tasks the meta-prompt asks for.'),
-        promptsPerRound: z.number().int().min(1).default(512).describe('Meta-prompts sampled per synthesis round.'),
-        maxRounds: z.number().int().min(1).default(100).describe('Give up after this many rounds below the target.'),
+        promptsPerRound: z.number().int().min(1).max(65_536).default(512).describe('Meta-prompts sampled per synthesis round.'),
+        maxRounds: z.number().int().min(1).max(10_000).default(100).describe('Give up after this many rounds below the target.'),
         sampling: samplingSchema.default(PAPER_SAMPLING),
-        minWords: z.number().int().min(0).default(3).describe('Keep instructions with more than this many words.'),
-        maxWords: z.number().int().min(1).default(150).describe('Keep instructions with at most this many words.'),
+        minWords: z.number().int().min(0).max(10_000).default(3).describe('Keep instructions with more than this many words.'),
+        maxWords: z.number().int().min(1).max(10_000).default(150).describe('Keep instructions with at most this many words.'),
         rougeThreshold: probability.default(0.7).describe('Drop instructions whose ROUGE-L F1 with any earlier one exceeds this.'),
       })
       .strict()
@@ -106,7 +122,13 @@ export const configSchema = z
       .object({
         level: z.enum(['none', 'quality', 'following', 'both']).default('both').describe('Which self-assessment scores must pass the threshold.'),
         variant: z.enum(['simple', 'combined', 'icl']).default('combined').describe('Wording of the grading criteria.'),
-        threshold: z.number().int().min(0).max(10).default(8).describe('Keep a pair only if its scores are greater than this (C).'),
+        threshold: z
+          .number()
+          .int()
+          .min(0)
+          .max(9, 'scores run from 1 to 10, so a threshold of 10 or more keeps nothing')
+          .default(8)
+          .describe('Keep a pair only if its scores are greater than this (C).'),
         grader: z
           .enum(['current', 'base', 'external'])
           .default('current')
@@ -120,19 +142,19 @@ export const configSchema = z
       .object({
         policy: z.enum(['one_base', 'one_last', 'total_base']).default('one_base').describe('Which model to fine-tune on which data.'),
         method: z.enum(['lora', 'full']).default('lora'),
-        loraRank: z.number().int().min(1).default(8),
-        loraAlpha: z.number().min(0).default(16),
+        loraRank: z.number().int().min(1).max(4096).default(8),
+        loraAlpha: z.number().min(0).max(65_536).default(16),
         loraDropout: probability.default(0.05),
         learningRate: z.number().positive().max(1).default(5e-5),
-        warmupSteps: z.number().int().min(0).default(20),
-        epochs: z.number().min(0.01).default(2),
-        cutoffLen: z.number().int().min(16).default(1024).describe('Training sequence length in tokens.'),
-        perDeviceBatchSize: z.number().int().min(1).default(4),
-        gradientAccumulationSteps: z.number().int().min(1).default(4).describe('Effective batch = per-device batch x this x GPUs.'),
-        maxSamples: z.number().int().min(1).default(3000),
+        warmupSteps: z.number().int().min(0).max(1_000_000).default(20),
+        epochs: z.number().min(0.01).max(100).default(2),
+        cutoffLen: z.number().int().min(16).max(1_048_576).default(1024).describe('Training sequence length in tokens.'),
+        perDeviceBatchSize: z.number().int().min(1).max(4096).default(4),
+        gradientAccumulationSteps: z.number().int().min(1).max(4096).default(4).describe('Effective batch = per-device batch x this x GPUs.'),
+        maxSamples: z.number().int().min(1).max(10_000_000).default(3000),
         valFraction: z.number().min(0).max(0.5).default(0.1).describe('Held out to keep the best checkpoint.'),
-        maxSteps: z.number().int().min(1).nullable().default(null).describe('Stop after this many optimizer steps (null: run the epochs).'),
-        minPairs: z.number().int().min(1).default(1).describe('Skip training (keep the current model) when fewer pairs survive.'),
+        maxSteps: z.number().int().min(1).max(10_000_000).nullable().default(null).describe('Stop after this many optimizer steps (null: run the epochs).'),
+        minPairs: z.number().int().min(1).max(10_000_000).default(1).describe('Skip training (keep the current model) when fewer pairs survive.'),
       })
       .strict()
       .prefault({}),
@@ -150,22 +172,25 @@ export const configSchema = z
           .number()
           .int()
           .min(1)
+          .max(1_000_000)
           .default(1000)
           .describe('Rows per generation shard; the shards of a stage run side by side on all model slots.'),
         saveSteps: z
           .number()
           .int()
           .min(1)
+          .max(10_000_000)
           .nullable()
           .default(200)
           .describe('Training checkpoints every this many optimizer steps (null: once per epoch), so a retried job resumes.'),
         heartbeatTimeoutSeconds: z
           .number()
           .int()
-          .min(1)
+          .min(MIN_HEARTBEAT_TIMEOUT_S, `at least ${MIN_HEARTBEAT_TIMEOUT_S} s: model jobs heartbeat every ${HEARTBEAT_EVERY_S} s, and a shorter timeout fails healthy jobs`)
+          .max(3600)
           .default(120)
           .describe('A model job that sends no heartbeat for this long is retried on another slot (a dead worker).'),
-        maxAttempts: z.number().int().min(1).default(5).describe('Attempts per activity before the run fails.'),
+        maxAttempts: z.number().int().min(1).max(MAX_ATTEMPTS).default(5).describe('Attempts per activity before the run fails.'),
         backend: z
           .enum(['auto', 'transformers', 'vllm'])
           .default('auto')
@@ -173,7 +198,7 @@ export const configSchema = z
         vllm: z
           .object({
             gpuMemoryUtilization: z.number().gt(0).max(1).default(0.9).describe('Share of each GPU vLLM may take (weights + KV cache).'),
-            maxModelLen: z.number().int().min(1).nullable().default(null).describe('Context length vLLM plans for (null: the model\'s).'),
+            maxModelLen: z.number().int().min(1).max(10_485_760).nullable().default(null).describe('Context length vLLM plans for (null: the model\'s).'),
             enforceEager: z.boolean().default(false).describe('Skip CUDA graphs: faster start, slower decode.'),
           })
           .strict()
@@ -186,6 +211,13 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     if (c.assessment.grader === 'external' && !c.assessment.endpoint) {
       ctx.addIssue({ code: 'custom', path: ['assessment', 'endpoint'], message: 'required when assessment.grader is "external"' });
+    }
+    if (c.synthesis.minWords >= c.synthesis.maxWords) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['synthesis', 'minWords'],
+        message: `must be below synthesis.maxWords (${c.synthesis.maxWords}): instructions need more than minWords and at most maxWords words`,
+      });
     }
   });
 

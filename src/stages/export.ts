@@ -2,6 +2,7 @@
  * Kept pairs in the two common SFT formats, so users can take an iteration's data to any trainer:
  * Alpaca-style {instruction, input, output} and chat {messages: [system, user, assistant]}.
  */
+import { wordCount } from './prompt-filters.js';
 import { RESPONSE_SYSTEM_PROMPT, taskText } from './responses.js';
 import type { Pair } from './types.js';
 
@@ -39,7 +40,12 @@ export interface LengthStats {
 }
 
 export function lengthStats(texts: readonly string[]): LengthStats {
-  const words = texts.map((t) => (t.trim() === '' ? 0 : t.trim().split(/\s+/).length)).sort((a, b) => a - b);
+  return lengthStatsOfCounts(texts.map(wordCount));
+}
+
+/** The same from word counts alone. */
+export function lengthStatsOfCounts(counts: readonly number[]): LengthStats {
+  const words = [...counts].sort((a, b) => a - b);
   if (words.length === 0) return { count: 0, mean: 0, median: 0, max: 0 };
   const mid = Math.floor(words.length / 2);
   const median = words.length % 2 ? words[mid]! : (words[mid - 1]! + words[mid]!) / 2;

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createDataActivities } from '../activities/data.js';
+import { endpointPolicyFromEnv, type EndpointPolicy } from '../activities/endpoint-policy.js';
 import { createModelActivities } from '../activities/model.js';
 import { Store } from '../artifacts/store.js';
 import type { Engine } from '../engine/runner.js';
@@ -62,6 +63,8 @@ export interface HostWorkersOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Which roles to run on this host. */
   roles?: { workflows?: boolean; data?: boolean; models?: boolean };
+  /** Variables and hosts an external endpoint may use (default: ISHEEP_ENDPOINT_KEYS / ISHEEP_ENDPOINT_HOSTS). */
+  endpoints?: EndpointPolicy;
 }
 
 export async function createHostWorkers(opts: HostWorkersOptions): Promise<Worker[]> {
@@ -91,7 +94,7 @@ export async function createHostWorkers(opts: HostWorkersOptions): Promise<Worke
           namespace: opts.namespace,
           taskQueue: GPU_QUEUE,
           identity: `${hostname()}/slot-${i}${slot.devices === null ? '-cpu' : `-gpu${slot.devices}`}`,
-          activities: createModelActivities(opts.store, opts.engine, { env }),
+          activities: createModelActivities(opts.store, opts.engine, { env }, opts.endpoints ?? endpointPolicyFromEnv()),
           // One model job at a time per slot: two would fight over the same GPU memory.
           maxConcurrentActivityTaskExecutions: 1,
           // On shutdown a running job gets this long, then is cancelled (its process group killed) and retried

@@ -4,7 +4,7 @@
  * slot, where it resumes from what the dead one left; permanent errors (bad input, a model that cannot
  * load) are never retried.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { DataActivities } from '../activities/data.js';
 import type { ModelActivities } from '../activities/model.js';
 import type { RunConfig } from '../config/schema.js';
@@ -13,13 +13,16 @@ import { CPU_QUEUE, GPU_QUEUE } from '../queues.js';
 
 export function activitiesFor(engine: RunConfig['engine']) {
   const retry = { maximumAttempts: engine.maxAttempts, initialInterval: '1 second', nonRetryableErrorTypes: PERMANENT_ERRORS };
-  const data = proxyActivities<DataActivities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '1 hour', retry });
+  // Data activities heartbeat as they stream (every 2 s): a worker that died mid-stage is noticed in a minute.
+  const data = proxyActivities<DataActivities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '1 hour', heartbeatTimeout: '1 minute', retry });
   const modelJobs = proxyActivities<ModelActivities>({
     taskQueue: GPU_QUEUE,
     // Sized for a 72B iteration (hours); the heartbeat timeout is what catches a dead worker.
     startToCloseTimeout: '24 hours',
     heartbeatTimeout: `${engine.heartbeatTimeoutSeconds} seconds`,
     retry,
+    // A cancelled job is over only when its engine process is: the workflow never moves on while it still runs.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
   return { data, modelJobs };
 }

@@ -5,10 +5,12 @@
  * Control: pause / resume / stopAfterIteration signals and a setIterations update; progress query.
  */
 import {
+  allHandlersFinished,
   ApplicationFailure,
   condition,
   executeChild,
   getExternalWorkflowHandle,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -23,6 +25,9 @@ import { pauseSignal, resumeSignal, runProgressQuery, setIterationsUpdate, stopA
 import { renderReport } from './report.js';
 import { ITERATION_ATTRIBUTE, STAGE_ATTRIBUTE } from './search-attributes.js';
 import type { IterationCard, IterationSummary, RunProgress, RunResult } from './types.js';
+
+/** Marks runs that check their workflow id and claim their folder (see run-folder.ts). */
+export const RUN_IDENTITY_PATCH = 'run-identity';
 
 export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
   const config = validate(rawConfig);
@@ -80,6 +85,19 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
     }
   };
 
+  // Runs started before run identity existed replay without it (they wrote no owner file).
+  if (patched(RUN_IDENTITY_PATCH)) {
+    const { workflowId, runId } = workflowInfo();
+    if (workflowId !== config.name) {
+      throw ApplicationFailure.create({
+        type: ErrorType.InvalidConfig,
+        message: `the workflow id must be the run name: this run's workflow id is ${JSON.stringify(workflowId)} and its name ${JSON.stringify(config.name)}; start it with workflow id ${JSON.stringify(config.name)}`,
+        nonRetryable: true,
+      });
+    }
+    await data.claimRunFolder({ run, name: config.name, workflowId, runId, config, resume: config.resume });
+  }
+
   const seeds = await data.loadSeeds({ run, file: config.seeds.file });
   const base = await modelJobs.prepareModel({ source: config.model.base });
 
@@ -118,6 +136,8 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
   });
   progress.stage = 'done';
   mark('done', progress.iteration);
+  // An update or signal handler still running would be cut off by the return.
+  await condition(allHandlersFinished);
   return { name: config.name, store: run, baseline: progress.baseline, summaries: progress.summaries, finalModel: current, report };
 
   async function evaluate(cfg: RunConfig, runDir: string, label: string, model: ModelRef, chat: boolean): Promise<EvalScore> {
