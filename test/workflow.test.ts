@@ -89,7 +89,7 @@ describe('iSheepRun on a real dev server with the test engine', () => {
 
   it('grades through an external OpenAI-compatible endpoint when asked, passing the key by name only', async () => {
     const store = tempStore();
-    const workers = await hostWorkers(env, store, fakeEngine());
+    const workers = await hostWorkers(env, store, fakeEngine(), undefined, { keys: ['JUDGE_API_KEY'], hosts: ['127.0.0.1:9'] });
     const endpoint = { baseUrl: 'http://127.0.0.1:9/v1', model: 'judge-70b', apiKeyEnv: 'JUDGE_API_KEY' };
     const config = smallConfig('wf-external', {
       iterations: 1,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Runtime, DefaultLogger, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { EndpointPolicy } from '../../src/activities/endpoint-policy.js';
 import { WorkerLogger } from '../../src/worker/logger.js';
 import { Store } from '../../src/artifacts/store.js';
 import { SubprocessEngine, type Engine } from '../../src/engine/runner.js';
@@ -56,6 +57,7 @@ export async function hostWorkers(
   store: Store,
   engine: Engine,
   roles?: { workflows?: boolean; data?: boolean; models?: boolean },
+  endpoints?: EndpointPolicy,
 ): Promise<Worker[]> {
   return createHostWorkers({
     connection: env.nativeConnection,
@@ -65,6 +67,7 @@ export async function hostWorkers(
     slots: [{ devices: null }],
     workflowBundle: await workflowBundle(),
     ...(roles ? { roles } : {}),
+    ...(endpoints ? { endpoints } : {}),
   });
 }
 
