@@ -1,0 +1,43 @@
+/**
+ * Where the CLI and the workers connect: Temporal's standard client settings, read by @temporalio/envconfig
+ * exactly as the other SDKs and the `temporal` CLI read them — the environment (TEMPORAL_ADDRESS,
+ * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH/…_KEY_PATH,
+ * TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_SERVER_NAME, TEMPORAL_GRPC_META_*) over a profile
+ * (TEMPORAL_PROFILE, default "default") of the config file (TEMPORAL_CONFIG_FILE, default
+ * ~/.config/temporalio/temporal.toml).
+ */
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
+
+/** The dev server `isheep dev` starts, and where a bare client looks. */
+export const DEFAULT_ADDRESS = '127.0.0.1:7233';
+export const DEFAULT_NAMESPACE = 'default';
+
+export interface TemporalTarget {
+  /** Good for both the client's Connection.connect and the workers' NativeConnection.connect. */
+  connectionOptions: NativeConnectionOptions & { address: string };
+  namespace: string;
+}
+
+/** The configured server, namespace and credentials; `env` is the environment to read (tests pass their own). */
+export function temporalTarget(env: NodeJS.ProcessEnv = process.env): TemporalTarget {
+  const { connectionOptions, namespace } = loadClientConnectConfig({ overrideEnvVars: definedOnly(env) });
+  return {
+    connectionOptions: { ...withoutUndefined(connectionOptions), address: connectionOptions.address ?? DEFAULT_ADDRESS },
+    namespace: namespace ?? DEFAULT_NAMESPACE,
+  };
+}
+
+/** The local dev server we started ourselves: plain gRPC, its default namespace, no credentials of a profile. */
+export function localTarget(address: string): TemporalTarget {
+  return { connectionOptions: { address }, namespace: DEFAULT_NAMESPACE };
+}
+
+function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** `{apiKey: undefined}` and friends would override the SDK's own defaults on spread. */
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
