@@ -3,7 +3,7 @@
  * so a run survives a restart of the server. TEMPORAL_ADDRESS makes everything use an existing server instead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { DEV_SERVER_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
@@ -20,7 +20,8 @@ export interface DevServer {
   uiUrl: string | null;
   /** Null when we reuse a server someone else started. */
   process: ChildProcess | null;
-  stop(): Promise<void>;
+  /** SIGTERM (the server saves its state and leaves), then SIGKILL after `graceMs` (default 10 s). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export interface DevServerOptions {
@@ -29,6 +30,11 @@ export interface DevServerOptions {
   port?: number;
   /** null: no Web UI (--headless). */
   uiPort?: number | null;
+  /**
+   * Called as soon as the server process exists, before it serves: whoever must stop it on a second Ctrl-C
+   * gets hold of it during start-up too (it runs detached, so nothing else would).
+   */
+  onSpawned?: (server: DevServer) => void;
 }
 
 function portOpen(port: number): Promise<boolean> {
@@ -65,7 +71,15 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     ],
     { stdio: ['ignore', log, log], detached: true },
   );
+  closeSync(log); // the server has its own copy
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const devServer: DevServer = {
+    address,
+    uiUrl: uiPort === null ? null : `http://localhost:${uiPort}`,
+    process: child,
+    stop: (graceMs = 10_000) => stopProcess(child, exited, graceMs),
+  };
+  opts.onSpawned?.(devServer);
   const deadline = Date.now() + 60_000;
   while (!(await portOpen(port))) {
     if (child.exitCode !== null) {
@@ -77,17 +91,14 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return {
-    address,
-    uiUrl: uiPort === null ? null : `http://localhost:${uiPort}`,
-    process: child,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
-    },
-  };
+  return devServer;
+}
+
+/** Stops a process and waits for its exit; a second call with a shorter grace hastens the SIGKILL. */
+async function stopProcess(child: ChildProcess, exited: Promise<unknown>, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
