@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure, type temporal } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
+import type { History } from '@temporalio/common/lib/proto-utils.js';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/schema.js';
@@ -28,6 +29,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.teardown();
 });
+
+type HistoryEvent = NonNullable<History['events']>[number];
 
 function smallConfig(name: string, over: Record<string, unknown> = {}) {
   return withPreset('demo', {
@@ -61,7 +64,7 @@ async function failureOf(workflowId: string, config: unknown): Promise<Applicati
   return cause as ApplicationFailure;
 }
 
-async function history(workflowId: string): Promise<temporal.api.history.v1.IHistoryEvent[]> {
+async function history(workflowId: string): Promise<HistoryEvent[]> {
   return (await env.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
 }
 
@@ -97,7 +100,7 @@ function snapshot(root: string): Record<string, string> {
 }
 
 /** A history as text with every payload decoded (history JSON carries payload bytes as base64). */
-function historyText(events: temporal.api.history.v1.IHistoryEvent[]): string {
+function historyText(events: HistoryEvent[]): string {
   return JSON.stringify(events, (key, value: unknown) => (key === 'data' && typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : value));
 }
 
@@ -153,10 +156,18 @@ describe('run identity', () => {
       expect(cause.type).toBe('BadInput');
       expect(cause.message).toContain(`run id ${oldRun}`);
 
-      const resumed = await runToEnd('after-terminate', smallConfig('after-terminate', { resume: true }));
+      // Resumed with other seeds: the earlier run's copy of its seeds is kept beside the new one.
+      const oldSeeds = readFileSync(store.path('runs/after-terminate/seeds.jsonl'));
+      const seedFile = join(store.root, 'other-seeds.jsonl');
+      writeFileSync(seedFile, readFileSync(new URL('../data/seed_tasks.jsonl', import.meta.url), 'utf8').split('\n').slice(0, 10).join('\n'));
+      const resumed = await runToEnd('after-terminate', smallConfig('after-terminate', { resume: true, seeds: { file: seedFile } }));
       expect(resumed.summaries).toHaveLength(1);
       const owner = JSON.parse(readFileSync(store.path('runs/after-terminate/run.json'), 'utf8'));
       expect(owner.previous.map((p: { runId: string }) => p.runId)).toEqual([oldRun]);
+      const kept = readdirSync(store.path('runs/after-terminate')).filter((f) => /^seeds\.[0-9a-f]{12}\.jsonl$/.test(f));
+      expect(kept).toHaveLength(1);
+      expect(readFileSync(store.path(`runs/after-terminate/${kept[0]}`))).toEqual(oldSeeds);
+      expect(readFileSync(store.path('runs/after-terminate/seeds.jsonl'), 'utf8').trim().split('\n')).toHaveLength(10);
     });
   });
 
@@ -190,7 +201,7 @@ describe('bounds', () => {
       ['assessment.threshold', 'keeps nothing'],
       ['training.epochs', '100'],
     ]) {
-      expect(cause.message).toMatch(new RegExp(`${field.replace('.', '\\.')}: [^\\n]*${why}`));
+      expect(cause.message).toMatch(new RegExp(`${field!.replace('.', '\\.')}: [^\\n]*${why}`));
     }
     expect((await history('too-big')).some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
   });

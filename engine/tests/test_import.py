@@ -36,3 +36,18 @@ def test_import_missing_source_is_model_load(tmp_path):
                   tmp_path / "spec.json")
     assert run.rc == 1 and run.last["event"] == "error" and run.last["kind"] == "model_load", run
     assert not (tmp_path / "out").exists()
+
+
+def test_import_broken_folder_is_model_load(model_dir, tmp_path):
+    """A local folder that looks like a model but whose weights are damaged fails clearly, and writes nothing."""
+    import shutil
+
+    broken = tmp_path / "broken-model"
+    shutil.copytree(model_dir, broken)
+    weights = next(p for p in broken.iterdir() if p.suffix == ".safetensors")
+    weights.write_bytes(weights.read_bytes()[:4096])  # cut short, as by a failed copy
+    out = tmp_path / "out"
+    run = run_job("import-model", {"source": str(broken), "output": str(out)}, tmp_path / "spec.json")
+    assert run.rc == 1 and run.last["event"] == "error" and run.last["kind"] == "model_load", run
+    assert str(broken) in run.last["message"]
+    assert not out.exists()

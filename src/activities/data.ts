@@ -133,10 +133,18 @@ export function createDataActivities(store: Store) {
       return claimRunFolder(store, input);
     },
 
-    /** Validates the seed file and copies it into the run, so the run never depends on the original again. */
+    /**
+     * Validates the seed file and copies it into the run, so the run never depends on the original again. A
+     * resumed run with other seeds keeps the earlier copy beside the new one (seeds.<sha256 prefix>.jsonl).
+     */
     async loadSeeds(input: { run: string; file: string }): Promise<ArtifactRef> {
       const tasks = await readSeedFile(resolveSeedFile(input.file, PROJECT_ROOT));
-      return store.writeJsonl(`${input.run}/seeds.jsonl`, tasks);
+      const uri = `${input.run}/seeds.jsonl`;
+      const previous = store.exists(uri) ? await store.refOf(uri) : null;
+      const ref = await store.writeJsonl(`${input.run}/seeds.next.jsonl`, tasks);
+      if (previous && previous.sha256 !== ref.sha256) await rename(store.path(uri), store.path(`${input.run}/seeds.${previous.sha256.slice(0, 12)}.jsonl`));
+      await rename(store.path(ref.uri), store.path(uri));
+      return { ...ref, uri };
     },
 
     /** Meta-prompts for one synthesis round: each shows demos drawn at random from the seed pool. */
