@@ -9,7 +9,7 @@ import type { ArtifactRef, Store } from '../artifacts/store.js';
 import { readSeedFile, resolveSeedFile } from '../artifacts/seeds.js';
 import { ErrorType } from '../errors.js';
 import { claimRunFolder, type ClaimInput, type RunOwner } from './run-folder.js';
-import { beat, toDataFailure } from './data-failures.js';
+import { beat, withTypedFailures } from './typed-failures.js';
 import { buildAssessmentPrompt, type AssessmentKind, type AssessmentVariant } from '../stages/assessment.js';
 import { EVAL_ITEMS, scoreEvaluation as scoreEvalResponses } from '../stages/evaluation.js';
 import { BLACKLIST, filterInstructions, INSTRUCTION_FILTERS, wordCount } from '../stages/prompt-filters.js';
@@ -400,25 +400,10 @@ export function createDataActivities(store: Store) {
   });
 }
 
-/** Each activity with its errors turned into typed Temporal failures (data-failures.ts). */
-function withTypedFailures<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T): T {
-  const wrapped: Record<string, (input: never) => Promise<unknown>> = {};
-  for (const [name, fn] of Object.entries(activities)) {
-    wrapped[name] = async (input: never) => {
-      try {
-        return await fn(input);
-      } catch (err) {
-        throw toDataFailure(err);
-      }
-    };
-  }
-  return wrapped as T;
-}
-
 async function writeText(store: Store, uri: string, text: string): Promise<void> {
   const target = store.path(uri);
   await mkdir(dirname(target), { recursive: true });
-  const tmp = `${target}.tmp-${process.pid}`;
+  const tmp = `${target}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   await writeFile(tmp, text);
   await rename(tmp, target);
 }

@@ -15,6 +15,7 @@ import type { Engine } from '../engine/runner.js';
 import type { ArtifactRef, ModelRef, Store } from '../artifacts/store.js';
 import { RESPONSE_SYSTEM_PROMPT } from '../stages/responses.js';
 import { runEngineJob } from './engine-job.js';
+import { withTypedFailures } from './typed-failures.js';
 
 export interface ModelSlot {
   /** Devices of this slot, e.g. CUDA_VISIBLE_DEVICES=0,1; empty for a CPU slot. */
@@ -83,7 +84,7 @@ export interface TrainResult {
 
 
 export function createModelActivities(store: Store, engine: Engine, slot: ModelSlot, endpoints: EndpointPolicy = { keys: [], hosts: [] }) {
-  return {
+  return withTypedFailures({
     /**
      * Imports the base model once into the store as an ordinary model folder (a GGUF is converted). A local
      * folder or file is keyed by its content too, so a changed one is imported again rather than reused stale.
@@ -199,7 +200,7 @@ export function createModelActivities(store: Store, engine: Engine, slot: ModelS
         seconds: Number(r.elapsed_s ?? 0),
       };
     },
-  };
+  });
 }
 
 export type ModelActivities = ReturnType<typeof createModelActivities>;

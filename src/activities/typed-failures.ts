@@ -1,5 +1,5 @@
 /**
- * What a data activity's errors become on their way to the workflow, and its heartbeat.
+ * What an activity's errors become on their way to the workflow, and the data activities' heartbeat.
  *
  * Errors of the input (a bad seed file, a line over a limit, a folder owned by another run) and artifacts that
  * changed after they were written fail at once: a retry would read the same bytes. An artifact that is missing
@@ -14,7 +14,7 @@ import { SeedFileError } from '../artifacts/seeds.js';
 import { ArtifactError } from '../artifacts/store.js';
 import { ErrorType } from '../errors.js';
 
-export function toDataFailure(err: unknown): unknown {
+export function toTypedFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof SeedFileError || err instanceof LineError || err instanceof RunFolderError) {
     return ApplicationFailure.create({ type: ErrorType.BadInput, message: err.message, nonRetryable: true });
@@ -25,6 +25,21 @@ export function toDataFailure(err: unknown): unknown {
       : ApplicationFailure.create({ type: ErrorType.ArtifactCorrupt, message: err.message, nonRetryable: true });
   }
   return err;
+}
+
+/** Each activity with its errors turned into typed Temporal failures. */
+export function withTypedFailures<T extends Record<string, (input: never) => Promise<unknown>>>(activities: T): T {
+  const wrapped: Record<string, (input: never) => Promise<unknown>> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    wrapped[name] = async (input: never) => {
+      try {
+        return await fn(input);
+      } catch (err) {
+        throw toTypedFailure(err);
+      }
+    };
+  }
+  return wrapped as T;
 }
 
 const BEAT_EVERY_MS = 2000;
