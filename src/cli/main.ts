@@ -2,44 +2,70 @@
  * isheep — the command line.
  *   isheep demo                  a whole run on the demo model: dev server, workers, live progress, table
  *   isheep dev                   the dev server and this host's workers, to start runs from the Web UI
- *   isheep worker                this host's workers against TEMPORAL_ADDRESS
- *   isheep start --preset demo   start a run (--config file.json, --set key=value)
- *   isheep status NAME           where a run is
+ *   isheep worker                this host's workers against the configured Temporal server
+ *   isheep start --preset demo   start a run (--config file.json, --set key=value, --name, --resume)
+ *   isheep status NAME           where a run is, or how and why it ended
  *   isheep report NAME           wait for a run and print its table
+ *   isheep rm NAME               remove a closed run's folder from the store
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { Command } from 'commander';
 import { Store } from '../artifacts/store.js';
-import { parseConfig } from '../config/schema.js';
+import { configSchema, parseConfig } from '../config/schema.js';
 import { presets, withPreset, type PresetName } from '../config/presets.js';
 import { SubprocessEngine } from '../engine/runner.js';
 import { engineCommand, loadTools, PROJECT_ROOT } from '../setup/tools.js';
-import { startDevServer, type DevServer } from '../temporal/dev-server.js';
-import { startRun } from '../temporal/start-run.js';
+import { localTarget, temporalTarget, type TemporalTarget } from '../temporal/connection.js';
+import { startDevServer } from '../temporal/dev-server.js';
+import { RunExistsError, startRun } from '../temporal/start-run.js';
 import { WorkerLogger } from '../worker/logger.js';
 import { createHostWorkers, planSlots, runWorkers } from '../worker/workers.js';
 import type { IterationCard, RunResult } from '../workflows/types.js';
 import { renderCard } from './card.js';
 import { renderTable } from '../workflows/report.js';
+import { INTERRUPTED_EXIT, Interrupts } from './interrupts.js';
 import { describeProgress } from './live.js';
+import { closedLine, CliError, minutesBetween, noRunNamed, readRunState } from './run-state.js';
 import { pauseSignal, resumeSignal, setIterationsUpdate, stopAfterIterationSignal } from '../workflows/messages.js';
 
-const NAMESPACE = process.env.TEMPORAL_NAMESPACE ?? 'default';
-
+/** The artifact store these commands read (`report`, `rm`): the workers' ISHEEP_STORE when they share a host. */
 function storeRoot(): string {
   return resolve(process.env.ISHEEP_STORE ?? join(PROJECT_ROOT, '.isheep', 'store'));
 }
 
-async function server(): Promise<DevServer> {
-  if (process.env.TEMPORAL_ADDRESS) {
-    return { address: process.env.TEMPORAL_ADDRESS, uiUrl: null, process: null, stop: async () => {} };
-  }
+/** Where the dev server keeps its SQLite state and log. */
+function devStateDir(): string {
+  return resolve(process.env.ISHEEP_STATE_DIR ?? join(PROJECT_ROOT, '.isheep', 'temporal'));
+}
+
+interface HostTemporal {
+  target: TemporalTarget;
+  uiUrl: string | null;
+  /** Stops the dev server we started (nothing when we use someone else's). */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** How long a second Ctrl-C gives the dev server between SIGTERM and SIGKILL. */
+const FORCED_STOP_GRACE_MS = 2_000;
+
+/**
+ * The server for `demo` and `dev`: the one TEMPORAL_ADDRESS names (with the rest of the standard client
+ * settings), else a local dev server we start, which a second Ctrl-C stops at once, even during its start-up.
+ */
+async function hostTemporal(interrupts: Interrupts, ports: { port?: number; uiPort?: number } = {}): Promise<HostTemporal> {
+  if (process.env.TEMPORAL_ADDRESS) return { target: temporalTarget(), uiUrl: null, stop: async () => {} };
   const cli = loadTools().temporalCli;
   if (!cli) throw new Error('no Temporal CLI: run `npm run setup`, or set TEMPORAL_CLI_PATH or TEMPORAL_ADDRESS');
-  return startDevServer({ cli, stateDir: join(PROJECT_ROOT, '.isheep', 'temporal') });
+  const srv = await startDevServer({
+    cli,
+    stateDir: devStateDir(),
+    ...ports,
+    onSpawned: (spawned) => interrupts.onForce(() => spawned.stop(FORCED_STOP_GRACE_MS)),
+  });
+  return { target: localTarget(srv.address), uiUrl: srv.uiUrl, stop: (graceMs) => srv.stop(graceMs) };
 }
 
 interface WorkerFlags {
@@ -48,57 +74,77 @@ interface WorkerFlags {
   roles?: string;
 }
 
-/** TLS and API key for a real cluster (Temporal Cloud or a self-hosted one with mTLS), from the environment. */
-function connectionOptions(address: string) {
-  const { TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_API_KEY, TEMPORAL_TLS } = process.env;
-  const tls =
-    TEMPORAL_TLS_CERT && TEMPORAL_TLS_KEY
-      ? {
-          clientCertPair: { crt: readFileSync(TEMPORAL_TLS_CERT), key: readFileSync(TEMPORAL_TLS_KEY) },
-          ...(TEMPORAL_TLS_CA ? { serverRootCACertificate: readFileSync(TEMPORAL_TLS_CA) } : {}),
-        }
-      : TEMPORAL_TLS === '1' || TEMPORAL_API_KEY
-        ? true
-        : undefined;
-  return { address, ...(tls ? { tls } : {}), ...(TEMPORAL_API_KEY ? { apiKey: TEMPORAL_API_KEY } : {}) };
-}
-
-async function startWorkers(address: string, signal: AbortSignal, flags: WorkerFlags = {}) {
+async function startWorkers(target: TemporalTarget, signal: AbortSignal, flags: WorkerFlags = {}) {
   const tools = loadTools();
   const { command, env } = engineCommand(tools);
-  const connection = await NativeConnection.connect(connectionOptions(address));
   const roles = flags.roles ? new Set(flags.roles.split(',')) : null;
   for (const role of roles ?? []) {
     if (!['workflows', 'data', 'models'].includes(role)) throw new Error(`--roles takes workflows,data,models; got ${role}`);
   }
   const slots = planSlots(flags.gpus ?? 'all', Number(flags.slotSize ?? 1));
+  const connection = await NativeConnection.connect(target.connectionOptions);
   const workers = await createHostWorkers({
     connection,
-    connectSlot: () => NativeConnection.connect(connectionOptions(address)),
-    namespace: NAMESPACE,
+    connectSlot: () => NativeConnection.connect(target.connectionOptions),
+    namespace: target.namespace,
     store: new Store(storeRoot()),
     engine: new SubprocessEngine({ command, env }),
     slots,
     ...(roles ? { roles: { workflows: roles.has('workflows'), data: roles.has('data'), models: roles.has('models') } } : {}),
   });
   console.log(`model slots: ${slots.map((s) => (s.devices === null ? 'cpu' : `gpu ${s.devices}`)).join(' | ')}`);
-  const running = runWorkers(workers, signal);
+  // runWorkers listens for the abort; a Ctrl-C that came while the workers were being created is passed on here.
+  const stopping = new AbortController();
+  const running = runWorkers(workers, stopping.signal);
+  if (signal.aborted) stopping.abort();
+  else signal.addEventListener('abort', () => stopping.abort(), { once: true });
   return { running };
 }
 
-function buildConfig(opts: { preset?: string; config?: string; set?: string[]; name?: string }): Record<string, unknown> {
-  const fromFile = opts.config ? (JSON.parse(readFileSync(opts.config, 'utf8')) as Record<string, unknown>) : {};
+interface ConfigFlags {
+  preset?: string;
+  config?: string;
+  set?: string[];
+  name?: string;
+  resume?: boolean;
+}
+
+/**
+ * The config a command starts: the preset, under the file, under each --set, with the run name from --name,
+ * else --set name=…, else the file's name, else "<preset>-<timestamp>".
+ */
+function buildConfig(opts: ConfigFlags): { name: string } & Record<string, unknown> {
+  const preset = (opts.preset ?? 'demo') as PresetName;
+  if (!(preset in presets)) throw new Error(`unknown preset ${preset}; choose one of ${Object.keys(presets).join(', ')}`);
+  const fromFile = opts.config ? readConfigFile(opts.config) : {};
   for (const assignment of opts.set ?? []) {
     const eq = assignment.indexOf('=');
     if (eq < 1) throw new Error(`--set expects key.path=value, got ${assignment}`);
-    setPath(fromFile, assignment.slice(0, eq), parseValue(assignment.slice(eq + 1)));
+    const path = assignment.slice(0, eq);
+    const text = assignment.slice(eq + 1);
+    if (path.split('.').some((key) => key === '' || FORBIDDEN_KEYS.has(key))) throw new Error(`--set: ${path} is not a config field`);
+    setPath(fromFile, path, path === 'name' ? text : parseValue(text)); // a name is text even when it looks like a number
   }
   if (opts.name) fromFile.name = opts.name;
-  const preset = (opts.preset ?? 'demo') as PresetName;
-  if (!(preset in presets)) throw new Error(`unknown preset ${preset}; choose one of ${Object.keys(presets).join(', ')}`);
+  fromFile.name ??= timestampName(preset);
+  if (opts.resume) fromFile.resume = true;
   const merged = withPreset(preset, fromFile);
   parseConfig(merged); // fail here, before starting anything, with the same message the workflow would give
-  return merged;
+  return merged as { name: string } & Record<string, unknown>;
+}
+
+/** Keys that would reach Object.prototype instead of the config. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`--config ${file}: ${err instanceof SyntaxError ? `not valid JSON (${err.message})` : (err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`--config ${file}: expected a JSON object`);
+  return parsed as Record<string, unknown>;
 }
 
 function parseValue(text: string): unknown {
@@ -125,9 +171,31 @@ function timestampName(prefix: string): string {
   return `${prefix}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
-async function followRun(client: Client, name: string, stopped?: AbortSignal): Promise<RunResult> {
+/** What to do about a name that is taken, for people. */
+function runExistsMessage(err: RunExistsError): string {
+  const name = err.runName;
+  if (err.status === 'RUNNING') {
+    return `run ${name} is running already: \`isheep status ${name}\` shows where it is, \`isheep stop ${name}\` ends it after its current iteration`;
+  }
+  return (
+    `a run named ${name} exists already${err.status ? ` (${err.status})` : ''}. ` +
+    `To continue from what it left in runs/${name}/, start again with --resume; ` +
+    `to start over under that name, \`isheep rm ${name}\` first, then start with --resume; or choose another --name`
+  );
+}
+
+async function startNamedRun(client: Client, config: { name: string } & Record<string, unknown>) {
+  try {
+    return await startRun(client, client.options.namespace, config);
+  } catch (err) {
+    if (err instanceof RunExistsError) throw new CliError(runExistsMessage(err));
+    throw err;
+  }
+}
+
+/** Prints the live progress line whenever it changes until the run closes; returns its result. */
+async function followRun(client: Client, name: string, since: Date, stopped?: AbortSignal): Promise<RunResult> {
   const handle = client.workflow.getHandle(name);
-  const started = Date.now();
   let last = '';
   stopped?.addEventListener('abort', () => clearInterval(timer), { once: true });
   const timer = setInterval(() => {
@@ -135,7 +203,7 @@ async function followRun(client: Client, name: string, stopped?: AbortSignal): P
       .then((line) => {
         if (line !== last) {
           last = line;
-          const s = Math.round((Date.now() - started) / 1000);
+          const s = Math.max(0, Math.round((Date.now() - since.getTime()) / 1000));
           console.log(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}`);
         }
       })
@@ -148,8 +216,28 @@ async function followRun(client: Client, name: string, stopped?: AbortSignal): P
   }
 }
 
-function printResult(result: RunResult, started: number, uiUrl: string | null) {
-  console.log(`\nI-SHEEP run ${result.name} finished in ${((Date.now() - started) / 60_000).toFixed(1)} min\n`);
+/**
+ * Waits for a run and prints its table, with the run's own duration (start to close on the server). A run that
+ * failed, was terminated, cancelled or timed out says so, with why, and the command fails.
+ */
+async function reportRun(client: Client, name: string, uiUrl: string | null, stopped?: AbortSignal): Promise<void> {
+  let state = await readRunState(client, name);
+  if (!state.closed) {
+    try {
+      await followRun(client, name, state.startTime, stopped);
+    } catch (err) {
+      if (!(err instanceof WorkflowFailedError)) throw err;
+    }
+    state = await readRunState(client, name);
+  }
+  if (!state.closed) throw new CliError(`run ${name} is still running`);
+  if (state.status !== 'COMPLETED') throw new CliError(closedLine(state));
+  const result = (await client.workflow.getHandle(name).result()) as RunResult;
+  printResult(result, minutesBetween(state.startTime, state.closeTime), uiUrl, client.options.namespace);
+}
+
+function printResult(result: RunResult, minutes: string, uiUrl: string | null, namespace: string) {
+  console.log(`\nI-SHEEP run ${result.name} finished in ${minutes} min\n`);
   const reportFile = join(storeRoot(), `${result.report}.json`);
   if (existsSync(reportFile)) {
     const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { cards: IterationCard[] };
@@ -159,7 +247,46 @@ function printResult(result: RunResult, started: number, uiUrl: string | null) {
   console.log(`\nartifacts:   ${join(storeRoot(), result.store)}`);
   console.log(`report:      ${join(storeRoot(), `${result.report}.md`)}`);
   console.log(`final model: ${join(storeRoot(), result.finalModel.uri)}`);
-  if (uiUrl) console.log(`Web UI:      ${uiUrl}/namespaces/${NAMESPACE}/workflows/${result.name}`);
+  if (uiUrl) console.log(`Web UI:      ${uiUrl}/namespaces/${namespace}/workflows/${result.name}`);
+}
+
+/** `status`: a closed run's status and why; a running one's live progress. */
+async function printStatus(client: Client, name: string): Promise<void> {
+  const state = await readRunState(client, name);
+  if (!state.closed) {
+    console.log(await describeProgress(client, name));
+    return;
+  }
+  console.log(closedLine(state));
+  if (state.status !== 'COMPLETED') process.exitCode = 1;
+}
+
+/** The config's own rule for run names: a name is one folder under runs/, never a path. */
+function checkRunName(name: string): void {
+  const valid = configSchema.shape.name.safeParse(name);
+  if (!valid.success) throw new CliError(`${JSON.stringify(name)} is not a run name: ${valid.error.issues.map((i) => i.message).join('; ')}`);
+}
+
+/** `rm`: a closed run's folder out of the store; never a running run's, never a path outside the store. */
+async function removeRunFolder(client: Client, name: string): Promise<void> {
+  checkRunName(name);
+  const store = new Store(storeRoot());
+  const uri = `runs/${name}`;
+  const folder = store.path(uri); // refuses a uri outside the store, should the name rule ever loosen
+  const running = await client.workflow
+    .getHandle(name)
+    .describe()
+    .then((d) => d.status.name === 'RUNNING')
+    .catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    });
+  if (running) {
+    throw new CliError(`run ${name} is running: \`isheep stop ${name}\` ends it after its current iteration; remove its folder once it has closed`);
+  }
+  if (!existsSync(folder)) throw new CliError(`no folder ${uri} in the store at ${store.root}`);
+  rmSync(folder, { recursive: true, force: true });
+  console.log(`removed ${folder}`);
 }
 
 // Workers log warnings and errors only; the CLI prints the progress people need.
@@ -167,46 +294,47 @@ Runtime.install({ logger: new WorkerLogger((process.env.ISHEEP_LOG_LEVEL as 'WAR
 
 const program = new Command('isheep').description('I-SHEEP self-alignment runs on Temporal');
 
+const portNumber = (text: string) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 65_535) throw new Error(`expected a port number, got ${text}`);
+  return n;
+};
+
 program
   .command('demo')
   .description('run I-SHEEP end to end on the demo model: dev server, workers, live progress, table')
   .option('--name <name>', 'run name (default demo-<timestamp>)')
   .option('--set <key=value...>', 'override a config field, e.g. --set iterations=1')
-  .action(async (opts: { name?: string; set?: string[] }) => {
-    const started = Date.now();
-    const config = buildConfig({ preset: 'demo', set: opts.set, name: opts.name ?? timestampName('demo') });
-    const srv = await server();
-    const abort = new AbortController();
-    const { running } = await startWorkers(srv.address, abort.signal);
-    const client = new Client({ connection: await Connection.connect({ address: srv.address }), namespace: NAMESPACE });
-    console.log(`Temporal at ${srv.address}${srv.uiUrl ? ` · Web UI ${srv.uiUrl}` : ''} · run ${config.name as string}`);
+  .option('--resume', 'take over the folder of an earlier, closed run of this name and continue from what it left')
+  .action(async (opts: { name?: string; set?: string[]; resume?: boolean }) => {
+    const config = buildConfig({ preset: 'demo', ...opts });
+    // Before the server starts: a Ctrl-C during start-up must stop it too.
+    const interrupts = new Interrupts();
+    const kept = `run ${config.name} is kept and continues under \`isheep dev\``;
+    interrupts.onForce(async () => console.error(`isheep: interrupted; ${kept}`));
+    const host = await hostTemporal(interrupts);
     // Ctrl-C stops the workers and the server; the run itself is kept (SQLite) and goes on under `isheep dev`.
-    let wasInterrupted = false;
-    const interrupted = new Promise<never>((_, reject) => {
-      const stop = () => {
-        wasInterrupted = true;
-        reject(new Error(`interrupted: run ${config.name as string} is kept and continues under \`isheep dev\``));
-      };
-      // `on`, not `once`: a terminal's Ctrl-C reaches us twice (directly and relayed by tsx).
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    const interrupted = rejectOnAbort(interrupts.signal, `interrupted: ${kept}`);
+    const finished = new AbortController();
+    let running: Promise<void> = Promise.resolve();
+    let client: Client | null = null;
     try {
-      await startRun(client, NAMESPACE, config as { name: string });
-      const following = followRun(client, config.name as string, abort.signal);
-      following.catch(() => {});
-      const result = await Promise.race([following, interrupted]);
-      printResult(result, started, srv.uiUrl);
+      ({ running } = await startWorkers(host.target, AbortSignal.any([interrupts.signal, finished.signal])));
+      client = new Client({ connection: await Connection.connect(host.target.connectionOptions), namespace: host.target.namespace });
+      console.log(`Temporal at ${host.target.connectionOptions.address}${host.uiUrl ? ` · Web UI ${host.uiUrl}` : ''} · run ${config.name}`);
+      await Promise.race([startNamedRun(client, config), interrupted]);
+      await Promise.race([reportRun(client, config.name, host.uiUrl, interrupts.signal), interrupted]);
     } finally {
-      abort.abort();
+      // Whatever happened (done, failed, Ctrl-C, a worker that would not start): workers first, then our server.
+      finished.abort();
       await running.catch(() => {});
-      await srv.stop();
-      if (wasInterrupted) {
+      await host.stop();
+      if (interrupts.signal.aborted) {
         // The client's long poll for the result would retry against the stopped server: leave now.
-        console.error(`isheep: interrupted; run ${config.name as string} is kept and continues under \`isheep dev\``);
-        process.exit(130);
+        console.error(`isheep: interrupted; ${kept}`);
+        process.exit(INTERRUPTED_EXIT);
       }
-      await client.connection.close();
+      await client?.connection.close();
     }
   });
 
@@ -215,41 +343,55 @@ program
   .description('start the dev server and this host\'s workers; launch runs from the Web UI or `isheep start`')
   .option('--gpus <list>', 'all, none, or GPU indices like 0,1,2,3', 'all')
   .option('--slot-size <k>', 'GPUs per model slot', '1')
-  .action(async (flags: WorkerFlags) => {
-    const srv = await server();
-    const abort = new AbortController();
-    process.once('SIGINT', () => abort.abort());
-    process.once('SIGTERM', () => abort.abort());
-    const { running } = await startWorkers(srv.address, abort.signal, flags);
-    console.log(`Temporal at ${srv.address}${srv.uiUrl ? ` · Web UI ${srv.uiUrl}` : ''}; workers running (Ctrl-C stops)`);
-    await running;
-    await srv.stop();
+  .option('--port <port>', 'the dev server\'s gRPC port', portNumber, 7233)
+  .option('--ui-port <port>', 'the Web UI\'s port', portNumber, 8233)
+  .action(async (flags: WorkerFlags & { port: number; uiPort: number }) => {
+    const interrupts = new Interrupts();
+    const host = await hostTemporal(interrupts, { port: flags.port, uiPort: flags.uiPort });
+    try {
+      const { running } = await startWorkers(host.target, interrupts.signal, flags);
+      console.log(`Temporal at ${host.target.connectionOptions.address}${host.uiUrl ? ` · Web UI ${host.uiUrl}` : ''}; workers running (Ctrl-C stops)`);
+      await running;
+    } finally {
+      await host.stop(); // also when the workers fail to start: never leave the detached server behind
+    }
   });
 
 program
   .command('worker')
-  .description('run this host\'s workers against TEMPORAL_ADDRESS (default 127.0.0.1:7233); TLS from TEMPORAL_TLS_CERT/KEY/CA, TEMPORAL_API_KEY')
+  .description('run this host\'s workers against the server of TEMPORAL_ADDRESS / TEMPORAL_PROFILE (default 127.0.0.1:7233)')
   .option('--gpus <list>', 'all, none, or GPU indices like 0,1,2,3', 'all')
   .option('--slot-size <k>', 'GPUs per model slot (tensor parallel / multi-GPU training)', '1')
   .option('--roles <list>', 'which workers to run: workflows,data,models (default all)')
   .action(async (flags: WorkerFlags) => {
-    const abort = new AbortController();
-    process.once('SIGINT', () => abort.abort());
-    process.once('SIGTERM', () => abort.abort());
-    const { running } = await startWorkers(process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233', abort.signal, flags);
+    // A second Ctrl-C leaves at once: the jobs in flight die with us (parent-death watchdog) and are retried.
+    const interrupts = new Interrupts();
+    const { running } = await startWorkers(temporalTarget(), interrupts.signal, flags);
     console.log('workers running (Ctrl-C stops)');
     await running;
   });
 
+function rejectOnAbort(signal: AbortSignal, message: string): Promise<never> {
+  const rejected = new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(new Error(message));
+    else signal.addEventListener('abort', () => reject(new Error(message)), { once: true });
+  });
+  rejected.catch(() => {}); // raced, never awaited alone
+  return rejected;
+}
+
 async function connectClient(): Promise<Client> {
-  const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-  return new Client({ connection: await Connection.connect(connectionOptions(address)), namespace: NAMESPACE });
+  const target = temporalTarget();
+  return new Client({ connection: await Connection.connect(target.connectionOptions), namespace: target.namespace });
 }
 
 async function withClient(fn: (client: Client) => Promise<unknown>) {
   const client = await connectClient();
   try {
     await fn(client);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw noRunNamed(err.workflowId, client.options.namespace);
+    throw err;
   } finally {
     await client.connection.close();
   }
@@ -288,29 +430,33 @@ program
   .option('--preset <name>', `one of ${Object.keys(presets).join(', ')}`, 'demo')
   .option('--config <file>', 'a JSON config file (fields override the preset)')
   .option('--set <key=value...>', 'override a config field')
-  .option('--name <name>', 'run name (default <preset>-<timestamp>)')
-  .action(async (opts: { preset: string; config?: string; set?: string[]; name?: string }) => {
-    const config = buildConfig({ ...opts, name: opts.name ?? timestampName(opts.preset) });
-    await withClient((client) => startRun(client, NAMESPACE, config as { name: string }));
-    console.log(`started ${config.name as string}`);
+  .option('--name <name>', 'run name (default: --set name=…, the file\'s name, else <preset>-<timestamp>)')
+  .option('--resume', 'take over the folder of an earlier, closed run of this name and continue from what it left')
+  .action(async (opts: ConfigFlags & { preset: string }) => {
+    const config = buildConfig(opts);
+    await withClient((client) => startNamedRun(client, config));
+    console.log(`started ${config.name}`);
   });
 
 program
   .command('status <name>')
-  .description('where a run is')
-  .action(async (name: string) => {
-    await withClient(async (client) => console.log(await describeProgress(client, name)));
-  });
+  .description('where a run is; a closed run\'s status and why it ended (non-zero exit unless it completed)')
+  .action((name: string) => withClient((client) => printStatus(client, name)));
 
 program
   .command('report <name>')
-  .description('wait for a run to finish and print its table')
-  .action(async (name: string) => {
-    const started = Date.now();
-    await withClient(async (client) => printResult(await followRun(client, name), started, null));
+  .description('wait for a run to finish and print its table (non-zero exit when it did not complete)')
+  .action((name: string) => withClient((client) => reportRun(client, name, null)));
+
+program
+  .command('rm <name>')
+  .description('remove a closed run\'s folder (runs/NAME) from the store at ISHEEP_STORE')
+  .action((name: string) => {
+    checkRunName(name); // before connecting: a bad name needs no server to be refused
+    return withClient((client) => removeRunFolder(client, name));
   });
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`isheep: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  process.exit(err instanceof CliError ? err.exitCode : 1);
 });
