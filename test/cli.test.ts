@@ -386,11 +386,15 @@ describe('isheep dev: Ctrl-C always stops the server it started', () => {
       .filter((line) => line.includes(stateDir))
       .map((line) => Number(line.trim().split(/\s+/)[0]));
 
-  async function startDev(): Promise<{ child: ChildProcess; port: number; stateDir: string; exited: Promise<number | null>; output: () => string }> {
+  /** `isheep dev` on free ports, through tsx's CLI as people run it, or as one node process (`direct`). */
+  async function startDev(
+    direct = false,
+  ): Promise<{ child: ChildProcess; port: number; stateDir: string; exited: Promise<number | null>; output: () => string }> {
     const stateDir = mkdtempSync(join(tmpdir(), 'isheep-dev-state-'));
     const port = await freePort();
     const uiPort = await freePort();
-    const child = spawn(TSX, [MAIN, 'dev', '--gpus', 'none', '--port', String(port), '--ui-port', String(uiPort)], {
+    const args = [MAIN, 'dev', '--gpus', 'none', '--port', String(port), '--ui-port', String(uiPort)];
+    const child = spawn(direct ? process.execPath : TSX, direct ? ['--import', 'tsx', ...args] : args, {
       cwd: ROOT,
       env: cliEnv({
         TEMPORAL_ADDRESS: undefined,
@@ -436,5 +440,13 @@ describe('isheep dev: Ctrl-C always stops the server it started', () => {
     expect(await dev.exited).toBe(130);
     await expectServerGone(dev.port, dev.stateDir);
     expect(dev.output()).toContain('isheep: stopping at once');
+  });
+
+  it.skipIf(!cliPath)('node killed outright (kill -9, OOM): the server stops all the same', async () => {
+    const dev = await startDev(true);
+    dev.child.kill('SIGKILL');
+    await dev.exited;
+    await waitUntil(async () => processesOf(dev.stateDir).length === 0, 30_000).catch(() => {});
+    await expectServerGone(dev.port, dev.stateDir);
   });
 });

@@ -72,7 +72,13 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     { stdio: ['ignore', log, log], detached: true },
   );
   closeSync(log); // the server has its own copy
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const watcher = watchOverServer(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      watcher?.kill();
+      resolve(code);
+    }),
+  );
   const devServer: DevServer = {
     address,
     uiUrl: uiPort === null ? null : `http://localhost:${uiPort}`,
@@ -92,6 +98,31 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     await new Promise((r) => setTimeout(r, 250));
   }
   return devServer;
+}
+
+/**
+ * The server runs detached (a terminal's Ctrl-C must not reach it before the workers are done with it), so
+ * nothing stops it when this process dies without running its handlers: kill -9, the OOM killer, or tsx, which
+ * SIGKILLs a child that is slow to acknowledge a relayed signal. This small watcher does: once our pid is gone
+ * it sends the server SIGTERM, then SIGKILL after 10 s. It leaves by itself when the server has stopped.
+ */
+const WATCHER_SCRIPT = [
+  'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done',
+  'kill -0 "$1" 2>/dev/null && exit 0',
+  'kill -TERM "$2" 2>/dev/null',
+  'i=0; while kill -0 "$2" 2>/dev/null && [ $i -lt 10 ]; do sleep 1; i=$((i+1)); done',
+  'kill -KILL "$2" 2>/dev/null',
+].join('\n');
+
+function watchOverServer(server: ChildProcess): ChildProcess | null {
+  if (server.pid === undefined) return null;
+  const watcher = spawn('/bin/sh', ['-c', WATCHER_SCRIPT, 'isheep-dev-server-watcher', String(process.pid), String(server.pid)], {
+    stdio: 'ignore',
+    detached: true,
+  });
+  watcher.on('error', () => {}); // no /bin/sh: the server just goes unwatched
+  watcher.unref();
+  return watcher;
 }
 
 /** Stops a process and waits for its exit; a second call with a shorter grace hastens the SIGKILL. */
