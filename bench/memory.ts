@@ -4,7 +4,7 @@
  * accepted so far), join and rule-filter 100,000 answers (filterResponses), and select 100,000 judged pairs
  * (selectPairs). Anchor: 500 MB (issue 7), whatever the stage's size.
  *
- *   npm run bench:memory                 # 100,000 rows; --rows N for another size
+ *   npm run bench:memory                 # 100,000 rows; --rows N, --runs N (3), --stages filterResponses,selectPairs
  *
  * Each stage runs in a fresh child process (`--child STAGE STORE`) that reports its peak RSS
  * (process.resourceUsage().maxRSS); an "idle" child that only loads the same modules gives the floor.
@@ -95,6 +95,7 @@ async function main() {
   }
   const rows = Number(args[args.indexOf('--rows') + 1] ?? 0) || 100_000;
   const runs = Number(args[args.indexOf('--runs') + 1] ?? 0) || 3;
+  const only = args.includes('--stages') ? args[args.indexOf('--stages') + 1]!.split(',') : null;
   const root = mkdtempSync(join(tmpdir(), 'isheep-bench-memory-'));
   try {
     const store = new Store(root);
@@ -106,7 +107,7 @@ async function main() {
     const tsx = join(fileURLToPath(new URL('..', import.meta.url)), 'node_modules', '.bin', 'tsx');
     console.log(`\nstage                rows      median s   peak RSS (median of ${runs})   vs ${ANCHOR_MB} MB anchor`);
     let worst = 0;
-    for (const stage of STAGES) {
+    for (const stage of STAGES.filter((s) => s === 'idle' || !only || only.includes(s))) {
       const results: { seconds: number; peakMb: number; out: unknown }[] = [];
       for (let i = 0; i < runs; i++) {
         const r = spawnSync(tsx, [self, '--child', stage, root, JSON.stringify(refs), String(rows)], { encoding: 'utf8', maxBuffer: 1 << 24 });

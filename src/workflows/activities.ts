@@ -13,8 +13,10 @@ import { CPU_QUEUE, GPU_QUEUE } from '../queues.js';
 
 export function activitiesFor(engine: RunConfig['engine']) {
   const retry = { maximumAttempts: engine.maxAttempts, initialInterval: '1 second', nonRetryableErrorTypes: PERMANENT_ERRORS };
-  // Data activities heartbeat as they stream (every 2 s): a worker that died mid-stage is noticed in a minute.
-  const data = proxyActivities<DataActivities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '1 hour', heartbeatTimeout: '1 minute', retry });
+  // Data activities heartbeat as they stream (every 2 s), so a worker that died mid-stage is noticed within a
+  // minute however long the stage: the start-to-close limit only has to stay above the largest stage's work
+  // (deduplicating 100,000 instructions takes minutes on 2 cores), not catch dead workers.
+  const data = proxyActivities<DataActivities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '12 hours', heartbeatTimeout: '1 minute', retry });
   const modelJobs = proxyActivities<ModelActivities>({
     taskQueue: GPU_QUEUE,
     // Sized for a 72B iteration (hours); the heartbeat timeout is what catches a dead worker.
