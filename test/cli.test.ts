@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withPreset } from '../src/config/presets.js';
 import { describeActivity } from '../src/cli/live.js';
 import { loadTools } from '../src/setup/tools.js';
-import { temporalTarget } from '../src/temporal/connection.js';
+import { retiredVariablesWarning, temporalTarget } from '../src/temporal/connection.js';
 import { startRun } from '../src/temporal/start-run.js';
 import { WORKFLOW_QUEUE } from '../src/queues.js';
 import { pauseSignal, resumeSignal } from '../src/workflows/messages.js';
@@ -47,7 +47,9 @@ function isheep(args: string[], env: Record<string, string | undefined> = {}): P
 }
 
 function cliEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const merged: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_CONFIG_FILE: join(tmpdir(), 'isheep-no-such-temporal.toml'), ...env };
+  // Nothing of the developer's own Temporal settings: no config file, no profile, no credentials.
+  const hermetic = Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('TEMPORAL_') && k !== 'TEMPORAL_CLI_PATH').map((k) => [k, undefined]));
+  const merged: NodeJS.ProcessEnv = { ...process.env, ...hermetic, TEMPORAL_CONFIG_FILE: join(tmpdir(), 'isheep-no-such-temporal.toml'), ...env };
   for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
   return merged;
 }
@@ -297,6 +299,13 @@ describe('connection settings: the standard Temporal client environment', () => 
     expect(text(tls.clientCertPair.crt)).toBe('pem crt');
     expect(text(tls.clientCertPair.key)).toBe('pem key');
     expect(text(tls.serverRootCACertificate)).toBe('pem ca');
+  });
+
+  it('warns of the TLS variables of earlier versions, which nothing reads now', () => {
+    expect(retiredVariablesWarning({ TEMPORAL_ADDRESS: 'x:1' })).toBeNull();
+    expect(retiredVariablesWarning({ TEMPORAL_TLS_CERT: '/c', TEMPORAL_TLS_KEY: '/k' })).toBe(
+      'TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY are no longer read; use TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH',
+    );
   });
 
   it('a profile of the config file (TEMPORAL_PROFILE), under the environment', () => {

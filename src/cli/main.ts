@@ -18,7 +18,7 @@ import { configSchema, parseConfig } from '../config/schema.js';
 import { presets, withPreset, type PresetName } from '../config/presets.js';
 import { SubprocessEngine } from '../engine/runner.js';
 import { engineCommand, loadTools, PROJECT_ROOT } from '../setup/tools.js';
-import { localTarget, temporalTarget, type TemporalTarget } from '../temporal/connection.js';
+import { localTarget, retiredVariablesWarning, temporalTarget, type TemporalTarget } from '../temporal/connection.js';
 import { startDevServer } from '../temporal/dev-server.js';
 import { RunExistsError, startRun } from '../temporal/start-run.js';
 import { WorkerLogger } from '../worker/logger.js';
@@ -291,6 +291,9 @@ async function removeRunFolder(client: Client, name: string): Promise<void> {
 
 // Workers log warnings and errors only; the CLI prints the progress people need.
 Runtime.install({ logger: new WorkerLogger((process.env.ISHEEP_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
+
+const retired = retiredVariablesWarning();
+if (retired) console.error(`isheep: warning: ${retired}`);
 
 const program = new Command('isheep').description('I-SHEEP self-alignment runs on Temporal');
 

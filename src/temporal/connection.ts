@@ -28,6 +28,19 @@ export function temporalTarget(env: NodeJS.ProcessEnv = process.env): TemporalTa
   };
 }
 
+/** Our own TLS variables of earlier versions, now read by no one: a warning beats a puzzling handshake error. */
+const RETIRED_TLS_VARIABLES: Record<string, string> = {
+  TEMPORAL_TLS_CERT: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  TEMPORAL_TLS_KEY: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  TEMPORAL_TLS_CA: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+};
+
+export function retiredVariablesWarning(env: NodeJS.ProcessEnv = process.env): string | null {
+  const set = Object.keys(RETIRED_TLS_VARIABLES).filter((name) => env[name] !== undefined);
+  if (set.length === 0) return null;
+  return `${set.join(', ')} ${set.length === 1 ? 'is' : 'are'} no longer read; use ${set.map((n) => RETIRED_TLS_VARIABLES[n]).join(', ')}`;
+}
+
 /** The local dev server we started ourselves: plain gRPC, its default namespace, no credentials of a profile. */
 export function localTarget(address: string): TemporalTarget {
   return { connectionOptions: { address }, namespace: DEFAULT_NAMESPACE };
