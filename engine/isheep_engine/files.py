@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .protocol import EngineError, BadInput
 
@@ -136,8 +136,10 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def write_jsonl_atomic(path: str, rows: Iterable[dict[str, Any]]) -> None:
-    """Write rows to a temporary file beside ``path``, fsync, then rename over it."""
+def write_jsonl_atomic(path: str, rows: Iterable[dict[str, Any]],
+                       before_rename: Callable[[str], None] | None = None) -> None:
+    """Write rows to a temporary file beside ``path``, fsync, then rename over it; ``before_rename`` is called with
+    the finished temporary file's path just before the rename (to record something about it first)."""
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
@@ -148,6 +150,8 @@ def write_jsonl_atomic(path: str, rows: Iterable[dict[str, Any]]) -> None:
                 fh.write(dumps_row(row))
             fh.flush()
             os.fsync(fh.fileno())
+        if before_rename is not None:
+            before_rename(tmp)
         os.replace(tmp, path)
         fsync_dir(folder)
     except BaseException:

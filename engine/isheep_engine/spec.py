@@ -116,9 +116,3 @@ def load_spec(path: str, fields: dict[str, Field]) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise BadInput(f"spec {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     return check_object(data, fields, f"spec {os.path.basename(path)}")
-
-
-def spec_fingerprint(spec: dict[str, Any]) -> str:
-    import hashlib
-
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()

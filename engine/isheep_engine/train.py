@@ -25,13 +25,20 @@ eval loss are the result.
 
 Checkpoints (work_dir/checkpoints/checkpoint-STEP) are written at the end of each epoch (after its
 evaluation) and at max_steps, and with "save_steps": N also every N optimizer steps; the newest two and the
-best one are kept. A re-run of the same spec resumes from the newest complete checkpoint (one cut short by a
-crash is removed) and ends with the same weights as an undisturbed run (on the same device and threads).
+best one are kept.
+
+What is reused when: the fingerprint (train_fingerprint) is the sha256 of the spec together with what its paths
+hold now: the data file's sha256 and the base model's identity (identity.model_identity: its files' names,
+sizes and mtimes), since the spec holds only their paths. A re-run with the same fingerprint resumes from the
+newest complete checkpoint (one cut short by a crash is removed) and ends with the same weights as an
+undisturbed run (on the same device and threads); checkpoints of another fingerprint (another spec, or the
+same paths holding other data or another base model) are removed and training starts afresh.
 One job at a time works in a work_dir: it holds flock on work_dir/.lock (see files.exclusive_lock; a second
 job waits up to ISHEEP_ENGINE_LOCK_WAIT_S, default 120 s, then fails with kind crashed). The LoRA adapter is
 merged and a full model folder (safetensors, tokenizer, chat template, generation config) written to output
-via a temporary folder + rename; when output already holds the result of the same spec, nothing is trained
-again (reused: true).
+via a temporary folder + rename, its marker (with the fingerprint) inside; when output already holds the result
+of the same fingerprint, nothing is trained again (reused: true), and when it holds anything else the job is
+bad_input (nothing is overwritten).
 
 events: {"event":"progress","stage":...} ("training" carries resumed_from: the checkpoint's name or null),
         per optimizer step
@@ -43,10 +50,10 @@ result: {"event":"result","output":DIR,"train_loss":L,"eval_loss":V|null,"steps"
 Several GPUs: run the job under torchrun,
     python -m torch.distributed.run --standalone --nproc_per_node=K -m isheep_engine train --spec spec.json
 and Trainer trains with DDP (per_device_batch_size per GPU, so K times the rows per optimizer step). Rank 0
-alone holds the work_dir lock, decides on reuse and resumption, writes the spec copy, the merged output and its
-marker, and sends events (protocol.py); the other ranks wait for its decisions (a gloo group) and leave once
-training is done. When rank 0 fails before training, the others exit quietly (code 0) and rank 0's error event
-is the job's.
+alone holds the work_dir lock, computes the fingerprint (one look at the data file and the base model, sent to
+every rank), decides on reuse and resumption, writes the spec copy, the merged output and its marker, and sends
+events (protocol.py); the other ranks wait for its decisions (a gloo group) and leave once training is done.
+When rank 0 fails before training, the others exit quietly (code 0) and rank 0's error event is the job's.
 """
 
 from __future__ import annotations
@@ -62,9 +69,10 @@ from typing import Any
 
 from . import protocol
 from .files import exclusive_lock, read_jsonl, staged_dir, write_json_atomic
+from .identity import digest, file_sha256, model_identity
 from .models import DEVICES, load_tokenizer, quiet_libraries, resolve_device, setup_threads, stored_dtype
 from .protocol import BadInput, ModelLoadError
-from .spec import Field, fraction, load_spec, non_negative, obj, path_field, positive, spec_fingerprint
+from .spec import Field, fraction, load_spec, non_negative, obj, path_field, positive
 
 IGNORE_INDEX = -100
 MARKER = "isheep-train.json"
@@ -287,12 +295,22 @@ def last_complete_checkpoint(ckpt_dir: str) -> str | None:
     return max(found)[1] if found else None
 
 
+def made_from(spec: dict[str, Any]) -> dict[str, Any]:
+    """What the weights are made from: the spec, and what its data and base_model paths hold now."""
+    return {"spec": spec, "data_sha256": file_sha256(spec["data"]), "base_model": model_identity(spec["base_model"])}
+
+
+def train_fingerprint(spec: dict[str, Any]) -> str:
+    return digest(made_from(spec))
+
+
 def _resume_checkpoint(ckpt_dir: str, work_dir: str, fingerprint: str) -> str | None:
-    """The last checkpoint of an earlier run of the same spec; checkpoints of another spec are removed."""
+    """The last checkpoint of an earlier run of the same fingerprint; checkpoints of another are removed."""
     saved = _read_json(os.path.join(work_dir, SPEC_COPY))
     if saved is None or saved.get("fingerprint") != fingerprint:
         if os.path.isdir(ckpt_dir):
-            print(f"train: removing checkpoints of a different spec in {ckpt_dir}", file=sys.stderr)
+            print(f"train: removing checkpoints of a different spec, data file or base model in {ckpt_dir}",
+                  file=sys.stderr)
             shutil.rmtree(ckpt_dir)
         return None
     return last_complete_checkpoint(ckpt_dir)
@@ -372,30 +390,32 @@ def run(spec: dict[str, Any]) -> dict[str, Any] | None:
         ranks.start(device)
     with contextlib.ExitStack() as held:
         held.callback(ranks.close)
-        def begin() -> dict[str, Any] | None:
+        def begin() -> tuple[dict[str, Any] | None, str]:
             os.makedirs(spec["work_dir"], exist_ok=True)
             # one job at a time on work_dir and output (rank 0 holds it for the whole job)
             held.enter_context(exclusive_lock(os.path.join(spec["work_dir"], LOCK)))
-            return _reusable(spec)
+            fingerprint = train_fingerprint(spec)  # rank 0's, sent to all: one view of the data and base model
+            return _reusable(spec, fingerprint), fingerprint
 
-        reused = ranks.from_main(begin)
+        reused, fingerprint = ranks.from_main(begin)
         if reused is not None:
             return reused if ranks.main else None
-        return _run_locked(spec, started, device, ranks)
+        return _run_locked(spec, started, device, ranks, fingerprint)
 
 
-def _reusable(spec: dict[str, Any]) -> dict[str, Any] | None:
-    """The result when output already holds this spec's; bad_input when it holds something else."""
+def _reusable(spec: dict[str, Any], fingerprint: str) -> dict[str, Any] | None:
+    """The result when output already holds this fingerprint's; bad_input when it holds something else."""
     marker = _read_json(os.path.join(spec["output"], MARKER))
-    if marker is not None and marker.get("fingerprint") == spec_fingerprint(spec):
+    if marker is not None and marker.get("fingerprint") == fingerprint:
         return {**marker["result"], "reused": True}
     if os.path.exists(spec["output"]) and (not os.path.isdir(spec["output"]) or os.listdir(spec["output"])):
-        raise BadInput(f"output {spec['output']} already exists and is not the result of this spec; remove it first")
+        raise BadInput(f"output {spec['output']} already exists and is not the result of this spec (or its data "
+                       "file or base model changed since); remove it first")
     return None
 
 
-def _run_locked(spec: dict[str, Any], started: float, device: str | None, ranks: Ranks) -> dict[str, Any] | None:
-    fingerprint = spec_fingerprint(spec)
+def _run_locked(spec: dict[str, Any], started: float, device: str | None, ranks: Ranks,
+                fingerprint: str) -> dict[str, Any] | None:
     rows, skipped = read_rows(spec["data"])
     device = device or resolve_device(spec["device"])
     setup_threads(device)

@@ -1,9 +1,12 @@
 import json
 import os
+import signal
+import subprocess
+import sys
 
 import pytest
 
-from conftest import run_job
+from conftest import ENGINE, engine_env, run_job, write_partial
 from isheep_engine.generate import batch_seed, bucket_rows, bucket_width, cut_at_stop, resolve_cache
 from isheep_engine.protocol import BadInput
 
@@ -66,14 +69,134 @@ def test_resume_skips_done_rows_and_matches_fresh_run(fresh, tmp_path):
     spec = _spec(spec0["model"], tmp_path)
     (tmp_path / "out").mkdir()
     seeded = fresh_rows[1]
-    with open(spec["output"] + ".partial", "w") as fh:
-        fh.write(json.dumps(seeded) + "\n" + '{"id": "raw", "te')  # plus a torn line from a crash
+    write_partial(spec, json.dumps(seeded) + "\n" + '{"id": "raw", "te')  # plus a torn line from a crash
     run = run_job("generate", spec, tmp_path / "spec.json")
     assert run.rc == 0, run
     assert _read(spec["output"]) == fresh_rows
     assert run.last["new_tokens"] == run0.last["new_tokens"] - seeded["new_tokens"]
     assert any(e.get("resumed") == 1 for e in run.progress())
     assert not (tmp_path / "out" / "gen.jsonl.partial").exists()
+
+
+def _discards(run, stage="discarded stale partial"):
+    return [e for e in run.progress() if e.get("stage") == stage]
+
+
+def _assert_made_afresh(run, spec, fresh_run, stale_text):
+    """The run generated every row itself, the rows are the undisturbed run's, and the stale partial is kept
+    aside, as it was."""
+    assert run.rc == 0, run
+    assert _read(spec["output"]) == _read(fresh_run.last["output"])
+    assert run.last["new_tokens"] == fresh_run.last["new_tokens"] and run.last["reused"] is False
+    assert not any("resumed" in e for e in run.progress())
+    [event] = _discards(run)
+    assert event["path"] == spec["output"] + ".partial" and ".partial.stale-" in event["moved_to"]
+    assert open(event["moved_to"]).read() == stale_text
+    assert "discarded stale partial" in run.stderr
+    assert not os.path.exists(spec["output"] + ".partial")
+    return event
+
+
+def test_partial_without_a_record_is_set_aside_not_reused(fresh, tmp_path):
+    spec0, run0 = fresh
+    _write_input(tmp_path)
+    spec = _spec(spec0["model"], tmp_path)
+    (tmp_path / "out").mkdir()
+    stale = json.dumps({**_read(spec0["output"])[1], "text": "written by an older engine"}) + "\n"
+    (tmp_path / "out" / "gen.jsonl.partial").write_text(stale)  # an older engine's partial: no record beside it
+    run = run_job("generate", spec, tmp_path / "spec.json")
+    event = _assert_made_afresh(run, spec, run0, stale)
+    assert "no record" in event["reason"]
+
+
+@pytest.mark.parametrize("change", [{"input_sha256": "0" * 64}, {"model": "another model's identity"},
+                                    {"sampling": {"temperature": 1.0, "top_p": 0.95, "max_new_tokens": 6, "seed": 8}}],
+                         ids=["input", "model", "seed"])
+def test_partial_made_from_something_else_is_set_aside_not_reused(fresh, tmp_path, change):
+    spec0, run0 = fresh
+    _write_input(tmp_path)
+    spec = _spec(spec0["model"], tmp_path)
+    stale = json.dumps({**_read(spec0["output"])[1], "text": "made from something else"}) + "\n"
+    write_partial(spec, stale, **change)
+    run = run_job("generate", spec, tmp_path / "spec.json")
+    event = _assert_made_afresh(run, spec, run0, stale)
+    assert event["reason"] == f"made from a different {next(iter(change))}", event
+    assert os.path.exists(event["moved_to"] + ".meta.json")  # its record went along
+
+
+def _kill_after_first_batch(spec, spec_path):
+    """Start generate and SIGKILL its process group once its first batch is in the partial (a worker dying)."""
+    spec_path.write_text(json.dumps(spec))
+    proc = subprocess.Popen([sys.executable, "-m", "isheep_engine", "generate", "--spec", str(spec_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=engine_env(),
+                            cwd=str(ENGINE), start_new_session=True)
+    for line in proc.stdout:
+        if json.loads(line).get("done"):
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_partial_of_a_killed_run_with_other_sampling_is_set_aside(fresh, tmp_path):
+    """A folder reused by a new spec after a run of another was killed: its rows are not taken."""
+    spec0, run0 = fresh
+    _write_input(tmp_path)
+    other = _spec(spec0["model"], tmp_path, batch_size=1,
+                  sampling={"temperature": 1.0, "top_p": 0.95, "max_new_tokens": 40, "seed": 7})
+    _kill_after_first_batch(other, tmp_path / "other.json")
+    stale = (tmp_path / "out" / "gen.jsonl.partial").read_text()
+    stale_rows, fresh_rows = [json.loads(line) for line in stale.splitlines()], {r["id"]: r for r in _read(spec0["output"])}
+    assert stale_rows and all(r != fresh_rows[r["id"]] for r in stale_rows)  # else this would test nothing
+
+    spec = _spec(spec0["model"], tmp_path)
+    run = run_job("generate", spec, tmp_path / "spec.json")
+    event = _assert_made_afresh(run, spec, run0, stale)
+    assert event["reason"] == "made from a different batch_size, sampling", event
+
+
+def _same_stat_unloadable_copy(model_dir, target):
+    """A folder whose files have the model's names, sizes and mtimes (so the same identity) but hold only zeros:
+    any attempt to load it fails."""
+    for root, _, names in os.walk(model_dir):
+        for name in names:
+            src = os.path.join(root, name)
+            dst = os.path.join(target, os.path.relpath(src, model_dir))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            st = os.stat(src)
+            with open(dst, "wb") as fh:
+                fh.truncate(st.st_size)
+            os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_complete_output_of_the_same_spec_is_reused_without_loading_the_model(fresh, tmp_path):
+    spec0, run0 = fresh
+    _write_input(tmp_path)
+    spec = _spec(spec0["model"], tmp_path)
+    first = run_job("generate", spec, tmp_path / "spec.json")
+    assert first.rc == 0 and first.last["reused"] is False, first
+    rows, before = _read(spec["output"]), os.stat(spec["output"])
+
+    fake = tmp_path / "unloadable"
+    _same_stat_unloadable_copy(spec0["model"], fake)
+    probe = run_job("generate", _spec(str(fake), tmp_path, output=str(tmp_path / "probe.jsonl")),
+                    tmp_path / "probe.json")
+    assert probe.rc != 0 and probe.last["kind"] == "model_load", probe  # the fake really does not load
+
+    again = run_job("generate", {**spec, "model": str(fake)}, tmp_path / "spec.json")
+    assert again.rc == 0, again
+    assert again.last["reused"] is True and again.last["new_tokens"] == 0 and again.last["rows"] == 3, again
+    assert not any(e.get("stage") == "loading" for e in again.progress())
+    assert _read(spec["output"]) == rows and os.stat(spec["output"]).st_mtime_ns == before.st_mtime_ns
+
+    # another seed: the finished output is set aside (kept), and made again
+    reseeded = {**spec, "sampling": {**spec["sampling"], "seed": 8}}
+    third = run_job("generate", reseeded, tmp_path / "spec.json")
+    assert third.rc == 0 and third.last["reused"] is False, third
+    [event] = _discards(third, "discarded stale output")
+    assert event["reason"] == "made from a different sampling" and ".stale-" in event["moved_to"]
+    assert _read(event["moved_to"]) == rows and os.path.exists(event["moved_to"] + ".meta.json")
+    assert _read(spec["output"]) != rows and third.last["new_tokens"] > 0
 
 
 def test_greedy_with_stop_string(model_dir, tmp_path):

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import run_job
+from conftest import run_job, write_partial
 from isheep_engine.openai_backend import retry_after, row_seed, server_message
 
 KEY_ENV = "ISHEEP_TEST_OPENAI_KEY"
@@ -246,10 +246,8 @@ def test_unset_api_key_env_is_bad_input_naming_it(stub, tmp_path, monkeypatch):
 def test_resume_skips_rows_already_in_the_partial(stub, tmp_path):
     _write(tmp_path, ROWS)
     spec = _spec(stub, tmp_path)
-    (tmp_path / "out").mkdir()
     kept = {"id": "c2", "text": "from an earlier run", "prompt_tokens": 5, "new_tokens": 4, "finish_reason": "stop"}
-    with open(spec["output"] + ".partial", "w") as fh:
-        fh.write(json.dumps(kept) + "\n" + '{"id": "p1", "te')  # plus a torn line from a crash
+    write_partial(spec, json.dumps(kept) + "\n" + '{"id": "p1", "te')  # plus a torn line from a crash
     run = run_job("generate", spec, tmp_path / "spec.json")
     assert run.rc == 0, run
     assert len(stub.requests) == 3 and not any("LONG" in json.dumps(r["body"]) for r in stub.requests)

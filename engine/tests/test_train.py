@@ -132,6 +132,31 @@ def test_train_two_steps(model_dir, tmp_path):
     assert all(torch.equal(tuned[k], again_tuned[k]) for k in tuned)
 
 
+def test_train_on_changed_data_neither_reuses_the_output_nor_resumes(model_dir, tmp_path):
+    """The same spec (same paths) after its data file was rewritten with other pairs: the old output is not taken
+    for the new result, and training starts afresh rather than from the old data's checkpoints."""
+    spec = _two_step_spec(model_dir, tmp_path, max_steps=1)
+    first = run_job("train", spec, tmp_path / "spec.json")
+    assert first.rc == 0 and first.last["steps"] == 1, first
+    assert os.path.isdir(os.path.join(spec["work_dir"], "checkpoints", "checkpoint-1"))
+
+    changed = [{**r, "response": r["response"].upper()} for r in ROWS]
+    (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in changed))
+    refused = run_job("train", spec, tmp_path / "spec.json")
+    assert refused.rc == 2 and refused.last["kind"] == "bad_input", refused
+    assert "not the result of this spec" in refused.last["message"] and "data" in refused.last["message"]
+    assert os.path.isdir(spec["output"])  # left as it was
+
+    shutil.rmtree(spec["output"])
+    again = run_job("train", spec, tmp_path / "spec.json")
+    assert again.rc == 0 and again.last["reused"] is False and again.last["steps"] == 1, again
+    start = next(e for e in again.progress() if e.get("stage") == "training")
+    assert start["resumed_from"] is None, start
+    assert [e["step"] for e in again.progress() if "loss" in e] == [1]  # trained, on the new pairs
+    assert "removing checkpoints of a different spec, data file or base model" in again.stderr
+    assert again.last["train_loss"] != first.last["train_loss"]
+
+
 def test_train_no_usable_rows(model_dir, tmp_path):
     data = tmp_path / "data.jsonl"
     data.write_text(json.dumps({"id": "1", "instruction": "Hi", "input": "", "response": "  "}) + "\n")
