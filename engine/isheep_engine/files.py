@@ -214,3 +214,14 @@ def sha256_file(path: str, chunk: int = 1 << 20) -> str:
                 break
             h.update(block)
     return h.hexdigest()
+
+
+def stale_name(path: str, taken: Any = os.path.lexists) -> str:
+    """A free name PATH.stale-<UTC time>[-N] to set a stale file or folder aside under: nothing is overwritten."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target, n = f"{path}.stale-{stamp}", 1
+    while taken(target):
+        n += 1
+        target = f"{path}.stale-{stamp}-{n}"
+    return target
+

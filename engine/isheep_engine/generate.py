@@ -90,7 +90,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import protocol
-from .files import dumps_row, exclusive_lock, fsync_dir, read_jsonl, write_json_atomic, write_jsonl_atomic
+from .files import dumps_row, exclusive_lock, fsync_dir, read_jsonl, stale_name, write_json_atomic, write_jsonl_atomic
 from .identity import digest, file_sha256, model_identity
 from .models import (DEVICES, DTYPES, eos_token_ids, load_causal_lm, load_tokenizer, quiet_libraries,
                      resolve_device, resolve_dtype, setup_threads)
@@ -551,11 +551,7 @@ def stale_reason(meta: dict[str, Any] | None, inputs: dict[str, Any]) -> str | N
 def set_aside(path: str, stage: str, reason: str) -> str:
     """Move a stale file and its record to PATH.stale-<UTC time> (+ .meta.json), never over anything: what it
     holds stays on disk for whoever wants it. Says so on stderr and in a progress event."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    target, n = f"{path}.stale-{stamp}", 1
-    while os.path.lexists(target) or os.path.lexists(meta_path(target)):
-        n += 1
-        target = f"{path}.stale-{stamp}-{n}"
+    target = stale_name(path, lambda t: os.path.lexists(t) or os.path.lexists(meta_path(t)))
     if os.path.exists(meta_path(path)):  # the record first: a file left without one is stale next time too
         os.rename(meta_path(path), meta_path(target))
     if os.path.exists(path):

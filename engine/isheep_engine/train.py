@@ -37,8 +37,8 @@ One job at a time works in a work_dir: it holds flock on work_dir/.lock (see fil
 job waits up to ISHEEP_ENGINE_LOCK_WAIT_S, default 120 s, then fails with kind crashed). The LoRA adapter is
 merged and a full model folder (safetensors, tokenizer, chat template, generation config) written to output
 via a temporary folder + rename, its marker (with the fingerprint) inside; when output already holds the result
-of the same fingerprint, nothing is trained again (reused: true), and when it holds anything else the job is
-bad_input (nothing is overwritten).
+of the same fingerprint, nothing is trained again (reused: true), and when it holds anything else it is moved to
+OUTPUT.stale-<UTC time> ({"stage":"discarded stale output"}) and trained afresh (nothing is overwritten).
 
 events: {"event":"progress","stage":...} ("training" carries resumed_from: the checkpoint's name or null),
         per optimizer step
@@ -68,7 +68,7 @@ import time
 from typing import Any
 
 from . import protocol
-from .files import exclusive_lock, read_jsonl, staged_dir, write_json_atomic
+from .files import exclusive_lock, read_jsonl, stale_name, staged_dir, write_json_atomic
 from .identity import digest, file_sha256, model_identity
 from .models import DEVICES, load_tokenizer, quiet_libraries, resolve_device, setup_threads, stored_dtype
 from .protocol import BadInput, ModelLoadError
@@ -404,13 +404,18 @@ def run(spec: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _reusable(spec: dict[str, Any], fingerprint: str) -> dict[str, Any] | None:
-    """The result when output already holds this fingerprint's; bad_input when it holds something else."""
-    marker = _read_json(os.path.join(spec["output"], MARKER))
+    """The result when output already holds this fingerprint's. Output that holds something else (another spec,
+    or its data file or base model changed since) is set aside to OUTPUT.stale-<UTC time>, never deleted."""
+    output = spec["output"]
+    marker = _read_json(os.path.join(output, MARKER))
     if marker is not None and marker.get("fingerprint") == fingerprint:
         return {**marker["result"], "reused": True}
-    if os.path.exists(spec["output"]) and (not os.path.isdir(spec["output"]) or os.listdir(spec["output"])):
-        raise BadInput(f"output {spec['output']} already exists and is not the result of this spec (or its data "
-                       "file or base model changed since); remove it first")
+    if os.path.exists(output) and (not os.path.isdir(output) or os.listdir(output)):
+        target = stale_name(output)
+        os.rename(output, target)
+        why = "made from another spec, data file or base model" if marker is not None else "not a finished result"
+        print(f"train: output {output} was {why}; moved to {target}", file=sys.stderr)
+        protocol.progress(stage="discarded stale output", path=output, moved_to=target, reason=why)
     return None
 
 

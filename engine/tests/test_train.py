@@ -142,13 +142,10 @@ def test_train_on_changed_data_neither_reuses_the_output_nor_resumes(model_dir, 
 
     changed = [{**r, "response": r["response"].upper()} for r in ROWS]
     (tmp_path / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in changed))
-    refused = run_job("train", spec, tmp_path / "spec.json")
-    assert refused.rc == 2 and refused.last["kind"] == "bad_input", refused
-    assert "not the result of this spec" in refused.last["message"] and "data" in refused.last["message"]
-    assert os.path.isdir(spec["output"])  # left as it was
-
-    shutil.rmtree(spec["output"])
     again = run_job("train", spec, tmp_path / "spec.json")
+    aside = [e for e in again.progress() if e.get("stage") == "discarded stale output"]
+    assert len(aside) == 1 and ".stale-" in aside[0]["moved_to"], again
+    assert os.path.isfile(os.path.join(aside[0]["moved_to"], "isheep-train.json"))  # the old model, kept whole
     assert again.rc == 0 and again.last["reused"] is False and again.last["steps"] == 1, again
     start = next(e for e in again.progress() if e.get("stage") == "training")
     assert start["resumed_from"] is None, start
