@@ -19,6 +19,7 @@ import type { Store } from '../src/artifacts/store.js';
 import { withPreset } from '../src/config/presets.js';
 import { WORKFLOW_QUEUE } from '../src/queues.js';
 import { loadTools } from '../src/setup/tools.js';
+import { MIN_HEARTBEAT_TIMEOUT_S } from '../src/heartbeat.js';
 import { startDevServer } from '../src/temporal/dev-server.js';
 import { createHostWorkers } from '../src/worker/workers.js';
 import type { RunResult } from '../src/workflows/types.js';
@@ -34,7 +35,7 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-/** Small, and with short heartbeat timeouts so a dead worker is noticed in seconds. */
+/** Small, and with the shortest heartbeat timeout a config may have (30 s), so a dead worker is noticed soon. */
 function crashConfig(name: string, over: Record<string, unknown> = {}) {
   return withPreset('demo', {
     name,
@@ -42,7 +43,7 @@ function crashConfig(name: string, over: Record<string, unknown> = {}) {
     model: { base: 'fake-model' },
     synthesis: { targetInstructions: 16, promptsPerRound: 4, maxRounds: 4 },
     evaluation: { enabled: false },
-    engine: { shardSize: 8, heartbeatTimeoutSeconds: 3, saveSteps: 1 },
+    engine: { shardSize: 8, heartbeatTimeoutSeconds: MIN_HEARTBEAT_TIMEOUT_S, saveSteps: 1 },
     training: { epochs: 4 },
     ...over,
   });
