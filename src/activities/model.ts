@@ -83,6 +83,82 @@ export interface TrainResult {
 }
 
 
+/** The engine spec of an import-model job (engine/schemas/import-model.schema.json): `source` into the store at `uri`. */
+export function importSpec(store: Store, source: string, uri: string) {
+  return { source, output: store.path(uri) };
+}
+
+/** The engine spec of a generate job (engine/schemas/generate.schema.json). */
+export function generateSpec(store: Store, input: GenerateInput) {
+  const backend = input.endpoint
+    ? {
+        backend: 'openai',
+        endpoint: {
+          base_url: input.endpoint.baseUrl,
+          model: input.endpoint.model,
+          api_key_env: input.endpoint.apiKeyEnv,
+          concurrency: input.endpoint.concurrency,
+          timeout_s: input.endpoint.timeoutSeconds,
+          max_retries: input.endpoint.maxRetries,
+        },
+      }
+    : {
+        backend: input.backend ?? 'auto',
+        model: store.path(input.model.uri),
+        ...(input.vllm
+          ? {
+              vllm: {
+                gpu_memory_utilization: input.vllm.gpuMemoryUtilization,
+                max_model_len: input.vllm.maxModelLen,
+                enforce_eager: input.vllm.enforceEager,
+              },
+            }
+          : {}),
+      };
+  return {
+    ...backend,
+    input: store.path(input.requests.uri),
+    output: store.path(input.output),
+    sampling: {
+      temperature: input.sampling.temperature,
+      top_p: input.sampling.topP,
+      max_new_tokens: input.sampling.maxNewTokens,
+      seed: input.seed,
+    },
+    batch_size: input.batchSize,
+    device: input.device,
+    system_prompt: RESPONSE_SYSTEM_PROMPT,
+  };
+}
+
+/** The engine spec of a train job (engine/schemas/train.schema.json). */
+export function trainSpec(store: Store, input: TrainInput) {
+  const t = input.training;
+  return {
+    base_model: store.path(input.baseModel.uri),
+    data: store.path(input.data.uri),
+    output: store.path(input.output),
+    work_dir: store.path(`${input.output}.work`),
+    method: t.method,
+    lora: { r: t.loraRank, alpha: t.loraAlpha, dropout: t.loraDropout, target_modules: 'all-linear' },
+    learning_rate: t.learningRate,
+    lr_scheduler: 'cosine',
+    warmup_steps: t.warmupSteps,
+    epochs: t.epochs,
+    cutoff_len: t.cutoffLen,
+    per_device_batch_size: t.perDeviceBatchSize,
+    gradient_accumulation_steps: t.gradientAccumulationSteps,
+    max_samples: t.maxSamples,
+    val_fraction: t.valFraction,
+    seed: input.seed,
+    max_steps: t.maxSteps,
+    save_steps: input.saveSteps ?? null,
+    system_prompt: RESPONSE_SYSTEM_PROMPT,
+    device: input.device,
+    precision: 'auto',
+  };
+}
+
 export function createModelActivities(store: Store, engine: Engine, slot: ModelSlot, endpoints: EndpointPolicy = { keys: [], hosts: [] }) {
   return withTypedFailures({
     /**
@@ -100,7 +176,7 @@ export function createModelActivities(store: Store, engine: Engine, slot: ModelS
         .slice(0, 12);
       const slug = basename(input.source).replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 48);
       const uri = `models/${slug}-${key}`;
-      await runEngineJob(engine, 'import-model', { source: input.source, output: store.path(uri) }, store.path(`${uri}.spec.json`), slot.env);
+      await runEngineJob(engine, 'import-model', importSpec(store, input.source, uri), store.path(`${uri}.spec.json`), slot.env);
       return { uri, label: input.source };
     },
 
@@ -109,45 +185,7 @@ export function createModelActivities(store: Store, engine: Engine, slot: ModelS
         const refused = checkEndpoint(input.endpoint, endpoints);
         if (refused) throw ApplicationFailure.create({ type: ErrorType.BadInput, message: refused, nonRetryable: true });
       }
-      const backend = input.endpoint
-        ? {
-            backend: 'openai',
-            endpoint: {
-              base_url: input.endpoint.baseUrl,
-              model: input.endpoint.model,
-              api_key_env: input.endpoint.apiKeyEnv,
-              concurrency: input.endpoint.concurrency,
-              timeout_s: input.endpoint.timeoutSeconds,
-              max_retries: input.endpoint.maxRetries,
-            },
-          }
-        : {
-            backend: input.backend ?? 'auto',
-            model: store.path(input.model.uri),
-            ...(input.vllm
-              ? {
-                  vllm: {
-                    gpu_memory_utilization: input.vllm.gpuMemoryUtilization,
-                    max_model_len: input.vllm.maxModelLen,
-                    enforce_eager: input.vllm.enforceEager,
-                  },
-                }
-              : {}),
-          };
-      const spec = {
-        ...backend,
-        input: store.path(input.requests.uri),
-        output: store.path(input.output),
-        sampling: {
-          temperature: input.sampling.temperature,
-          top_p: input.sampling.topP,
-          max_new_tokens: input.sampling.maxNewTokens,
-          seed: input.seed,
-        },
-        batch_size: input.batchSize,
-        device: input.device,
-        system_prompt: RESPONSE_SYSTEM_PROMPT,
-      };
+      const spec = generateSpec(store, input);
       const result = await runEngineJob(engine, 'generate', spec, store.path(`${input.output}.spec.json`), slot.env);
       const output = await store.refOf(input.output);
       if (output.rows !== input.requests.rows) {
@@ -163,30 +201,7 @@ export function createModelActivities(store: Store, engine: Engine, slot: ModelS
 
     /** LoRA (or full) SFT of a model on kept pairs, merged into a full model folder. */
     async train(input: TrainInput): Promise<TrainResult> {
-      const t = input.training;
-      const spec = {
-        base_model: store.path(input.baseModel.uri),
-        data: store.path(input.data.uri),
-        output: store.path(input.output),
-        work_dir: store.path(`${input.output}.work`),
-        method: t.method,
-        lora: { r: t.loraRank, alpha: t.loraAlpha, dropout: t.loraDropout, target_modules: 'all-linear' },
-        learning_rate: t.learningRate,
-        lr_scheduler: 'cosine',
-        warmup_steps: t.warmupSteps,
-        epochs: t.epochs,
-        cutoff_len: t.cutoffLen,
-        per_device_batch_size: t.perDeviceBatchSize,
-        gradient_accumulation_steps: t.gradientAccumulationSteps,
-        max_samples: t.maxSamples,
-        val_fraction: t.valFraction,
-        seed: input.seed,
-        max_steps: t.maxSteps,
-        save_steps: input.saveSteps ?? null,
-        system_prompt: RESPONSE_SYSTEM_PROMPT,
-        device: input.device,
-        precision: 'auto',
-      };
+      const spec = trainSpec(store, input);
       // A slot of several GPUs trains with one process per GPU (torchrun, DDP).
       const gpus = (slot.env.CUDA_VISIBLE_DEVICES ?? '').split(',').filter((d) => d.trim() !== '').length;
       const r = await runEngineJob(engine, 'train', spec, store.path(`${input.output}.spec.json`), slot.env, gpus > 1 ? gpus : undefined);
