@@ -1,7 +1,8 @@
 /**
  * The I-SHEEP method as pure functions, one module per step (see ISHEEP.md):
  * synthesis (1), prompt filters with ROUGE-L dedup (2), response requests (3), rule filter (4),
- * self-assessment prompts and score parsing (5), selection (6), and the first evaluation.
+ * self-assessment prompts and score parsing (5), selection (6), the first evaluation, and the MT-Bench and
+ * AlpacaEval suites (mt-bench.ts, alpaca-eval.ts: prompts, verdict parsing and aggregation; files are read by callers).
  * Nothing here imports Temporal, touches files, or draws randomness except through a seeded Rng.
  */
 export type { Task, TaskText, Pair, Counted } from './types.js';
@@ -92,3 +93,38 @@ export { EVAL_ITEMS, checkResponse, scoreEvaluation } from './evaluation.js';
 
 export type { AlpacaRow, MessagesRow, LengthStats } from './export.js';
 export { toAlpaca, toMessages, lengthStats } from './export.js';
+
+export type {
+  MtBenchCategory,
+  MtBenchTurn,
+  MtBenchQuestion,
+  MtBenchReference,
+  JudgePrompt,
+  SingleJudgeTemplate,
+  JudgeInput,
+  JudgeRequest,
+  MtBenchJudgment,
+  MtBenchCell,
+  MtBenchSummary,
+} from './mt-bench.js';
+export {
+  MT_BENCH_CATEGORIES,
+  NEED_REF_CATS,
+  MT_BENCH_TEMPERATURE,
+  MT_BENCH_DEFAULT_TEMPERATURE,
+  MT_BENCH_MAX_NEW_TOKENS,
+  JUDGE_SAMPLING,
+  SINGLE_JUDGE_TEMPLATES,
+  UNPARSABLE_RATING,
+  parseMtBenchQuestions,
+  parseMtBenchReferences,
+  parseJudgePrompts,
+  mtBenchMessages,
+  mtBenchSampling,
+  judgeTemplateName,
+  needsReference,
+  formatPythonTemplate,
+  buildJudgeRequest,
+  parseRating,
+  aggregateMtBench,
+} from './mt-bench.js';
