@@ -3,6 +3,7 @@
     python -m isheep_engine import-model --spec spec.json
     python -m isheep_engine generate --spec spec.json
     python -m isheep_engine train --spec spec.json
+    python -m isheep_engine score-ifeval --spec spec.json
 
 stdout carries only JSON event lines (see protocol.py); logs go to stderr.
 """
@@ -14,7 +15,8 @@ import sys
 
 from . import protocol
 
-JOBS = {"import-model": "import_model", "generate": "generate", "train": "train"}
+JOBS = {"import-model": "import_model", "generate": "generate", "train": "train",
+        "score-ifeval": "score_ifeval"}
 
 
 def main(argv: list[str] | None = None) -> int:
