@@ -128,3 +128,37 @@ export {
   parseRating,
   aggregateMtBench,
 } from './mt-bench.js';
+
+export type {
+  AlpacaEvalExample,
+  ChatmlMessage,
+  JudgeOrder,
+  PairwiseJudgeRequest,
+  PairToJudge,
+  Verdict,
+  JudgedComparison,
+  ItemPreference,
+  WinRateOptions,
+  WinRateResult,
+  LengthControlledOptions,
+  LengthControlledResult,
+} from './alpaca-eval.js';
+export {
+  JUDGE_ORDERS,
+  ALPACA_EVAL_JUDGE_SAMPLING,
+  GLM_CS,
+  GLM_FOLDS,
+  parseAlpacaEvalOutputs,
+  alpacaEvalMessages,
+  renderAlpacaEvalTemplate,
+  promptToChatml,
+  buildPairwiseJudgeRequests,
+  parseVerdict,
+  preferenceFromLogprobs,
+  itemPreference,
+  charLength,
+  winRate,
+  fitL1SoftLogistic,
+  lengthControlledWinRate,
+  isExtremeChange,
+} from './alpaca-eval.js';
