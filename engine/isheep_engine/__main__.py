@@ -4,6 +4,7 @@
     python -m isheep_engine generate --spec spec.json
     python -m isheep_engine train --spec spec.json
     python -m isheep_engine score-ifeval --spec spec.json
+    python -m isheep_engine run-humaneval --spec spec.json
 
 stdout carries only JSON event lines (see protocol.py); logs go to stderr.
 """
@@ -16,7 +17,7 @@ import sys
 from . import protocol
 
 JOBS = {"import-model": "import_model", "generate": "generate", "train": "train",
-        "score-ifeval": "score_ifeval"}
+        "score-ifeval": "score_ifeval", "run-humaneval": "run_humaneval"}
 
 
 def main(argv: list[str] | None = None) -> int:
