@@ -45,8 +45,10 @@ describe('iSheepRun on a real dev server with the test engine', () => {
       expect(s.trainLoss).toBe(1.5);
       expect(s.evalScore).not.toBeNull();
     }
-    expect(result.baseline).not.toBeNull();
-    expect(result.finalModel.uri).toBe('runs/wf-two-iterations/iter-2/model');
+    expect(result.baselineSuites?.ifeval?.items).toBe(48); // the demo preset's seeded IFEval subset
+    expect(result.best).not.toBeNull();
+    expect(result.lastModel?.uri).toBe('runs/wf-two-iterations/iter-2/model');
+    expect(result.finalModel).toEqual(result.best!.model); // the run's result is its best model
     const card = JSON.parse(readFileSync(store.path('runs/wf-two-iterations/iter-1/card.json'), 'utf8'));
     expect(card.synthesis.droppedLast).toBeGreaterThan(0);
     expect(card.assessment.dropped.unparsable_quality + card.assessment.dropped.low_quality).toBeGreaterThan(0);

@@ -9,6 +9,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { LineError } from '../artifacts/lines.js';
+import { EvalDataError } from './eval-data.js';
 import { RunFolderError } from './run-folder.js';
 import { SeedFileError } from '../artifacts/seeds.js';
 import { ArtifactError } from '../artifacts/store.js';
@@ -16,7 +17,7 @@ import { ErrorType } from '../errors.js';
 
 export function toTypedFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
-  if (err instanceof SeedFileError || err instanceof LineError || err instanceof RunFolderError) {
+  if (err instanceof SeedFileError || err instanceof LineError || err instanceof RunFolderError || err instanceof EvalDataError) {
     return ApplicationFailure.create({ type: ErrorType.BadInput, message: err.message, nonRetryable: true });
   }
   if (err instanceof ArtifactError) {

@@ -1,4 +1,5 @@
 /** A data card as a few terminal lines: counts in and out of each stage, and why things were dropped. */
+import { formatEstimate } from '../stages/stats.js';
 import type { IterationCard } from '../workflows/types.js';
 
 const reasons = (dropped: Record<string, number>) =>
@@ -27,6 +28,12 @@ export function renderCard(card: IterationCard): string {
       t.skipped
         ? `  training    skipped: ${t.reason}`
         : `  training    ${t.trainSamples} train / ${t.valSamples} val samples, ${t.steps} steps, loss ${t.trainLoss.toFixed(3)}${t.evalLoss === null ? '' : ` (val ${t.evalLoss.toFixed(3)})`}, ${t.seconds.toFixed(0)} s`,
+    );
+  }
+  const ifeval = card.suites?.ifeval;
+  if (ifeval) {
+    lines.push(
+      `  IFEval      prompt-strict ${formatEstimate(ifeval.promptStrict)}, prompt-loose ${formatEstimate(ifeval.promptLoose)}; instruction-strict ${formatEstimate(ifeval.instructionStrict)}, instruction-loose ${formatEstimate(ifeval.instructionLoose)}`,
     );
   }
   if (card.evaluation) {

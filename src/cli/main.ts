@@ -243,10 +243,10 @@ function printResult(result: RunResult, minutes: string, uiUrl: string | null, n
     const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { cards: IterationCard[] };
     for (const card of report.cards) console.log(`${renderCard(card)}\n`);
   }
-  console.log(renderTable(result.baseline, result.summaries));
+  console.log(renderTable(result.baseline, result.summaries, { baselineSuites: result.baselineSuites, best: result.best, stoppedEarly: result.stoppedEarly }));
   console.log(`\nartifacts:   ${join(storeRoot(), result.store)}`);
   console.log(`report:      ${join(storeRoot(), `${result.report}.md`)}`);
-  console.log(`final model: ${join(storeRoot(), result.finalModel.uri)}`);
+  console.log(`final model: ${join(storeRoot(), result.finalModel.uri)}${result.best ? ` (best by ${result.best.metric})` : ''}`);
   if (uiUrl) console.log(`Web UI:      ${uiUrl}/namespaces/${namespace}/workflows/${result.name}`);
 }
 

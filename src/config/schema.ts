@@ -24,6 +24,19 @@ export type Sampling = z.infer<typeof samplingSchema>;
 /** The paper samples everything at temperature 1.0, top_p 0.95, up to 1000 new tokens. */
 export const PAPER_SAMPLING: Sampling = { temperature: 1.0, topP: 0.95, maxNewTokens: 1000 };
 
+/** Evaluate a seeded subset of this many items (the same items for every model of a run). */
+const suiteLimit = z.number().int().min(1).max(1_000_000).nullable().default(null).describe('Items of a seeded subset (null: all).');
+
+/** Metrics a run can select its best iteration by: `<suite>.<figure>`, higher is better. */
+export const EVAL_METRICS = [
+  'ifeval.promptStrict',
+  'ifeval.promptLoose',
+  'ifeval.instructionStrict',
+  'ifeval.instructionLoose',
+  'smoke.promptStrict',
+] as const;
+export type EvalMetric = (typeof EVAL_METRICS)[number];
+
 /** Child workflows are named `<run>.iter-<t>`: a run name of that shape would take another run's child id. */
 export const runName = z
   .string()
@@ -162,6 +175,42 @@ export const configSchema = z
       .object({
         enabled: z.boolean().default(true),
         sampling: samplingSchema.default({ temperature: 0, topP: 1, maxNewTokens: 512 }),
+        data: z
+          .string()
+          .min(1)
+          .max(4096)
+          .nullable()
+          .default(null)
+          .describe(
+            'Folder with the benchmark files, laid out as ../shared/eval (ifeval/input_data.jsonl, ...), on the workers; null: $ISHEEP_EVAL_DATA, then ../shared/eval beside the project.',
+          ),
+        suites: z
+          .object({
+            ifeval: z
+              .object({ enabled: z.boolean().default(true), limit: suiteLimit })
+              .strict()
+              .prefault({})
+              .describe("IFEval's 541 verifiable-instruction prompts, scored by the reference checker (lm-eval's ifeval)."),
+            smoke: z
+              .object({ enabled: z.boolean().default(false) })
+              .strict()
+              .prefault({})
+              .describe('The 24 built-in IFEval-style prompts: a quick check, not a benchmark.'),
+          })
+          .strict()
+          .prefault({}),
+        select: z
+          .enum(EVAL_METRICS)
+          .default('ifeval.promptStrict')
+          .describe('The metric that names the best iteration (and that patience watches).'),
+        patience: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .nullable()
+          .default(null)
+          .describe('End the run when the selected metric has not improved for this many iterations (null: run them all).'),
       })
       .strict()
       .prefault({}),
@@ -211,6 +260,10 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     if (c.assessment.grader === 'external' && !c.assessment.endpoint) {
       ctx.addIssue({ code: 'custom', path: ['assessment', 'endpoint'], message: 'required when assessment.grader is "external"' });
+    }
+    const [suite] = c.evaluation.select.split('.') as [keyof typeof c.evaluation.suites];
+    if (c.evaluation.enabled && !c.evaluation.suites[suite].enabled) {
+      ctx.addIssue({ code: 'custom', path: ['evaluation', 'select'], message: `names a suite that is not enabled (evaluation.suites.${suite}.enabled is false)` });
     }
     if (c.synthesis.minWords >= c.synthesis.maxWords) {
       ctx.addIssue({

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createDataActivities } from '../activities/data.js';
 import { endpointPolicyFromEnv, type EndpointPolicy } from '../activities/endpoint-policy.js';
+import { createEvaluationActivities } from '../activities/evaluation.js';
 import { createModelActivities } from '../activities/model.js';
 import { Store } from '../artifacts/store.js';
 import type { Engine } from '../engine/runner.js';
@@ -81,7 +82,9 @@ export async function createHostWorkers(opts: HostWorkersOptions): Promise<Worke
     );
   }
   if (roles.data) {
-    workers.push(await Worker.create({ ...common, taskQueue: CPU_QUEUE, activities: createDataActivities(opts.store) }));
+    // Scoring that has a Python reference implementation (IFEval) runs as an engine job here, on the CPU.
+    const activities = { ...createDataActivities(opts.store), ...createEvaluationActivities(opts.store, opts.engine) };
+    workers.push(await Worker.create({ ...common, taskQueue: CPU_QUEUE, activities }));
   }
   if (roles.models) {
     if (opts.slots.length > 1 && !opts.connectSlot) throw new Error('createHostWorkers: connectSlot is required for two or more model slots');

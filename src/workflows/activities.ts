@@ -6,6 +6,7 @@
  */
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { DataActivities } from '../activities/data.js';
+import type { EvaluationActivities } from '../activities/evaluation.js';
 import type { ModelActivities } from '../activities/model.js';
 import type { RunConfig } from '../config/schema.js';
 import { PERMANENT_ERRORS } from '../errors.js';
@@ -16,7 +17,10 @@ export function activitiesFor(engine: RunConfig['engine']) {
   // Data activities heartbeat as they stream (every 2 s), so a worker that died mid-stage is noticed within a
   // minute however long the stage: the start-to-close limit only has to stay above the largest stage's work
   // (deduplicating 100,000 instructions takes minutes on 2 cores), not catch dead workers.
-  const data = proxyActivities<DataActivities>({ taskQueue: CPU_QUEUE, startToCloseTimeout: '12 hours', heartbeatTimeout: '1 minute', retry });
+  const dataOptions = { taskQueue: CPU_QUEUE, startToCloseTimeout: '12 hours', heartbeatTimeout: '1 minute', retry } as const;
+  const data = proxyActivities<DataActivities>(dataOptions);
+  // Scoring jobs heartbeat through the engine's progress, like model jobs.
+  const evaluation = proxyActivities<EvaluationActivities>(dataOptions);
   const modelJobs = proxyActivities<ModelActivities>({
     taskQueue: GPU_QUEUE,
     // Sized for a 72B iteration (hours); the heartbeat timeout is what catches a dead worker.
@@ -26,5 +30,5 @@ export function activitiesFor(engine: RunConfig['engine']) {
     // A cancelled job is over only when its engine process is: the workflow never moves on while it still runs.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
-  return { data, modelJobs };
+  return { data, evaluation, modelJobs };
 }

@@ -5,17 +5,20 @@
  * Every generation stage is split into shards that run side by side on all model slots.
  * Deterministic: every choice is a pure function of the input; all work happens in activities.
  */
-import { condition, setHandler } from '@temporalio/workflow';
+import { condition, patched, setHandler } from '@temporalio/workflow';
 import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
 import type { SynthesisCounts } from '../activities/data.js';
-import { generationBackend, type Endpoint, type Sampling } from '../config/schema.js';
 import { activitiesFor } from './activities.js';
+import { evaluateModel } from './evaluate.js';
+import { shardedGenerator } from './generation.js';
+import { EVAL_SUITES_PATCH } from './patches.js';
 import { iterationProgressQuery, pauseSignal, resumeSignal } from './messages.js';
 import type { IterationCard, IterationInput, IterationProgress, IterationResult } from './types.js';
 
 export async function iSheepIteration(input: IterationInput): Promise<IterationResult> {
   const { config, run, iteration: t, base, current, seeds } = input;
-  const { data, modelJobs } = activitiesFor(config.engine);
+  const activities = activitiesFor(config.engine);
+  const { data, modelJobs } = activities;
   const dir = `${run}/iter-${t}`;
   const card: IterationCard = {
     iteration: t,
@@ -35,37 +38,7 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
   const seedFor = (stageNo: number, round = 0) => config.seed * 7919 + t * 1009 + stageNo * 101 + round;
 
   /** One generation stage: shards fanned out over all slots, then joined in order. */
-  const generate = async (label: string, model: ModelRef, requests: ArtifactRef, output: string, sampling: Sampling, seed: number, endpoint?: Endpoint) => {
-    await unpaused();
-    const shards =
-      requests.rows > config.engine.shardSize
-        ? await data.splitJsonl({ source: requests, shardSize: config.engine.shardSize, prefix: `${output}.shards/` })
-        : [requests];
-    progress.shards = { done: 0, total: shards.length };
-    const results = await Promise.all(
-      shards.map(async (shard, i) => {
-        await unpaused();
-        const r = await modelJobs.generate({
-          model,
-          requests: shard,
-          output: shards.length === 1 ? output : `${output}.shards/${String(i).padStart(4, '0')}.jsonl`,
-          sampling,
-          seed,
-          batchSize: config.engine.batchSize,
-          device: config.model.device,
-          ...generationBackend(config),
-          ...(endpoint ? { endpoint } : {}),
-        });
-        progress.shards.done++;
-        return r;
-      }),
-    );
-    const newTokens = results.reduce((a, r) => a + r.newTokens, 0);
-    const seconds = results.reduce((a, r) => a + r.seconds, 0);
-    card.generation.push({ stage: label, newTokens, tokensPerSecond: seconds > 0 ? newTokens / seconds : 0, seconds, shards: shards.length });
-    if (shards.length === 1) return results[0]!.output;
-    return data.concatJsonl({ parts: results.map((r) => r.output), output });
-  };
+  const generate = shardedGenerator({ config, activities, unpaused, shards: progress.shards, generation: card.generation });
 
   // 1–2. Prompt synthesis and prompt filters, round after round until the target count is reached.
   let accepted: ArtifactRef | null = null;
@@ -161,9 +134,15 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
   if (config.evaluation.enabled) {
     progress.stage = 'evaluating';
     const label = `iter-${t}`;
-    const requests = await data.buildEvalRequests({ run, label, chat: usesChat(trained.model) });
-    const out = await generate('evaluation', trained.model, requests, `${run}/eval/${label}.raw.jsonl`, config.evaluation.sampling, seedFor(5));
-    card.evaluation = await data.scoreEvaluation({ run, label, responses: out });
+    // Iterations started before the suites existed replay with the 24-prompt smoke set.
+    if (patched(EVAL_SUITES_PATCH)) {
+      const ctx = { config, run, dataDir: input.evalDataDir ?? null, activities, generate, seed: seedFor(5) };
+      card.suites = await evaluateModel(ctx, label, trained.model, usesChat(trained.model));
+    } else {
+      const requests = await data.buildEvalRequests({ run, label, chat: usesChat(trained.model) });
+      const out = await generate('evaluation', trained.model, requests, `${run}/eval/${label}.raw.jsonl`, config.evaluation.sampling, seedFor(5));
+      card.evaluation = await data.scoreEvaluation({ run, label, responses: out });
+    }
   }
   return finish(trained.model, selected.kept);
 }

@@ -1,13 +1,43 @@
 /** The per-iteration table, as Markdown (pure: used by the workflow and the CLI). */
 import type { EvalScore } from '../activities/data.js';
-import type { IterationSummary } from './types.js';
+import { formatEstimate, type Estimate } from '../stages/stats.js';
+import type { SuiteSummaries } from './evaluate.js';
+import type { BestIteration, IterationSummary } from './types.js';
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '–' : `${(100 * x).toFixed(1)}%`);
 const num = (x: number | null | undefined, digits = 3) => (x === null || x === undefined ? '–' : x.toFixed(digits));
+/** "41.2 [37.1, 45.4]": a rate in percent with its interval (n is in the header). */
+const rate = (e: Estimate | undefined) => (e && e.n > 0 ? formatEstimate(e).replace(/%|\s\(n=\d+\)/g, '') : '–');
+const delta = (e: Estimate | null | undefined) =>
+  e && e.n > 0 ? `${e.value >= 0 ? '+' : ''}${(100 * e.value).toFixed(1)} [${(100 * e.low).toFixed(1)}, ${(100 * e.high).toFixed(1)}]` : '–';
 
-export function reportRows(baseline: EvalScore | null, summaries: IterationSummary[]): string[][] {
-  const rows = [['iteration', 'instructions', 'pairs (rule filter)', 'kept (scores > C)', 'keep rate', 'train loss', 'eval (prompt-strict)', 'note']];
-  if (baseline) rows.push(['0 (base)', '–', '–', '–', '–', '–', pct(baseline.promptStrict), '']);
+export interface ReportExtras {
+  baselineSuites?: SuiteSummaries | undefined;
+  best?: BestIteration | null | undefined;
+  stoppedEarly?: string | null | undefined;
+}
+
+export function reportRows(baseline: EvalScore | null, summaries: IterationSummary[], extras: ReportExtras = {}): string[][] {
+  const ifeval = extras.baselineSuites?.ifeval ?? summaries.find((s) => s.suites?.ifeval)?.suites?.ifeval;
+  const head = ['iteration', 'instructions', 'pairs (rule filter)', 'kept (scores > C)', 'keep rate', 'train loss'];
+  const suiteHead = ifeval
+    ? [
+        `IFEval prompt-strict % (n=${ifeval.items})`,
+        'prompt-loose',
+        `instruction-strict (n=${ifeval.instructions})`,
+        'instruction-loose',
+        'Δ vs base (pts)',
+        'Δ vs iter 1',
+      ]
+    : ['eval (prompt-strict)'];
+  const rows = [[...head, ...suiteHead, 'note']];
+  const suiteCells = (s: SuiteSummaries | undefined, evalScore: number | null, deltas?: IterationSummary['deltas']) =>
+    ifeval
+      ? [rate(s?.ifeval?.promptStrict), rate(s?.ifeval?.promptLoose), rate(s?.ifeval?.instructionStrict), rate(s?.ifeval?.instructionLoose), delta(deltas?.vsBase), delta(deltas?.vsFirst)]
+      : [pct(evalScore)];
+  if (baseline || extras.baselineSuites) {
+    rows.push(['0 (base)', '–', '–', '–', '–', '–', ...suiteCells(extras.baselineSuites, baseline?.promptStrict ?? null), bestMark(extras.best, 0)]);
+  }
   for (const s of summaries) {
     rows.push([
       String(s.iteration),
@@ -16,23 +46,41 @@ export function reportRows(baseline: EvalScore | null, summaries: IterationSumma
       String(s.kept),
       s.pairs > 0 ? pct(s.kept / s.pairs) : '–',
       num(s.trainLoss),
-      pct(s.evalScore),
-      s.note ?? '',
+      ...suiteCells(s.suites, s.evalScore, s.deltas),
+      [bestMark(extras.best, s.iteration), s.note ?? ''].filter(Boolean).join('; '),
     ]);
   }
   return rows;
 }
 
-export function renderReport(name: string, baseline: EvalScore | null, summaries: IterationSummary[]): string {
-  const rows = reportRows(baseline, summaries);
+function bestMark(best: BestIteration | null | undefined, iteration: number): string {
+  return best && best.iteration === iteration ? `best by ${best.metric}` : '';
+}
+
+/** The lines under the table: which model is the run's result, and why the run ended early. */
+export function reportFooter(extras: ReportExtras): string[] {
+  const lines: string[] = [];
+  if (extras.best) {
+    const which = extras.best.iteration === 0 ? 'the base model' : `iteration ${extras.best.iteration}`;
+    lines.push(`best: ${which} by ${extras.best.metric} = ${pct(extras.best.value)} (model ${extras.best.model.uri})`);
+  }
+  if (extras.stoppedEarly) lines.push(`stopped early: ${extras.stoppedEarly}`);
+  return lines;
+}
+
+export function renderReport(name: string, baseline: EvalScore | null, summaries: IterationSummary[], extras: ReportExtras = {}): string {
+  const rows = reportRows(baseline, summaries, extras);
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   const [head, ...body] = rows;
-  return [`# I-SHEEP run ${name}`, '', line(head!), line(head!.map(() => '---')), ...body.map(line), ''].join('\n');
+  const footer = reportFooter(extras);
+  return [`# I-SHEEP run ${name}`, '', line(head!), line(head!.map(() => '---')), ...body.map(line), '', ...footer, ...(footer.length ? [''] : [])].join('\n');
 }
 
 /** The same table aligned for a terminal. */
-export function renderTable(baseline: EvalScore | null, summaries: IterationSummary[]): string {
-  const rows = reportRows(baseline, summaries);
+export function renderTable(baseline: EvalScore | null, summaries: IterationSummary[], extras: ReportExtras = {}): string {
+  const rows = reportRows(baseline, summaries, extras);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')).join('\n');
+  const table = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')).join('\n');
+  const footer = reportFooter(extras);
+  return footer.length ? `${table}\n\n${footer.join('\n')}` : table;
 }

@@ -17,7 +17,11 @@ import {
 } from '@temporalio/workflow';
 import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
 import type { EvalScore } from '../activities/data.js';
-import { ConfigError, generationBackend, parseConfig, type RunConfig } from '../config/schema.js';
+import { ConfigError, generationBackend, parseConfig, type EvalMetric, type RunConfig } from '../config/schema.js';
+import type { Estimate } from '../stages/stats.js';
+import { evaluateModel, metricOf, suitesNeedingData } from './evaluate.js';
+import { shardedGenerator } from './generation.js';
+import { EVAL_SUITES_PATCH, RUN_IDENTITY_PATCH } from './patches.js';
 import { ErrorType } from '../errors.js';
 import { activitiesFor } from './activities.js';
 import { iSheepIteration } from './iteration.js';
@@ -26,12 +30,10 @@ import { renderReport } from './report.js';
 import { ITERATION_ATTRIBUTE, STAGE_ATTRIBUTE } from './search-attributes.js';
 import type { IterationCard, IterationSummary, RunProgress, RunResult } from './types.js';
 
-/** Marks runs that check their workflow id and claim their folder (see run-folder.ts). */
-export const RUN_IDENTITY_PATCH = 'run-identity';
-
 export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
   const config = validate(rawConfig);
-  const { data, modelJobs } = activitiesFor(config.engine);
+  const activities = activitiesFor(config.engine);
+  const { data, evaluation, modelJobs } = activities;
   const run = `runs/${config.name}`;
   const progress: RunProgress = {
     stage: 'preparing',
@@ -98,13 +100,29 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
     await data.claimRunFolder({ run, name: config.name, workflowId, runId, config, resume: config.resume });
   }
 
+  // The suites' benchmark files are found first: a run whose data is nowhere fails now, not after an iteration.
+  const suites = patched(EVAL_SUITES_PATCH);
+  const needData = config.evaluation.enabled && suites ? suitesNeedingData(config) : [];
+  const evalDataDir = needData.length > 0 ? (await evaluation.resolveEvalData({ data: config.evaluation.data, suites: needData })).dir : null;
+
   const seeds = await data.loadSeeds({ run, file: config.seeds.file });
   const base = await modelJobs.prepareModel({ source: config.model.base });
 
+  const select = config.evaluation.select;
+  progress.best = null;
+  progress.stoppedEarly = null;
+  const baselineGeneration: IterationCard['generation'] = [];
   if (config.evaluation.enabled) {
     progress.stage = 'baseline';
     mark('baseline', 0);
-    progress.baseline = await evaluate(config, run, 'base', base, config.model.baseChatTemplate);
+    if (suites) {
+      const generate = shardedGenerator({ config, activities, unpaused: () => condition(() => !progress.paused), shards: { done: 0, total: 0 }, generation: baselineGeneration });
+      progress.baselineSuites = await evaluateModel({ config, run, dataDir: evalDataDir, activities, generate, seed: config.seed }, 'base', base, config.model.baseChatTemplate);
+      const value = metricOf(progress.baselineSuites, select);
+      if (value !== null) progress.best = { iteration: 0, metric: select, value, model: base };
+    } else {
+      progress.baseline = await evaluate(config, run, 'base', base, config.model.baseChatTemplate);
+    }
   }
 
   progress.stage = 'iterating';
@@ -119,26 +137,77 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
     const result = await executeChild(iSheepIteration, {
       workflowId: childId(t),
       // Earlier kept sets only where the policy trains on them: the parent's history then grows linearly.
-      args: [{ config, run, iteration: t, base, current, seeds, earlierKept: config.training.policy === 'total_base' ? kept : [], paused: progress.paused }],
+      args: [
+        {
+          config, run, iteration: t, base, current, seeds,
+          earlierKept: config.training.policy === 'total_base' ? kept : [],
+          paused: progress.paused,
+          ...(suites ? { evalDataDir } : {}),
+        },
+      ],
     }).finally(() => (childRunning = false));
     current = result.model;
     if (result.kept) kept.push(result.kept);
     cards.push(result.card);
-    progress.summaries.push(summarize(result.card, result.model));
+    const summary = summarize(result.card, result.model, select);
+    if (suites && result.card.suites?.ifeval) summary.deltas = await ifevalDeltas(t);
+    progress.summaries.push(summary);
+    if (suites && stopsEarly(t, metricOf(result.card.suites, select), result.model)) break;
   }
 
   progress.stage = 'reporting';
   mark('reporting', progress.iteration);
   const report = await data.writeDocument({
     uri: `${run}/report`,
-    document: { config, baseline: progress.baseline, summaries: progress.summaries, cards },
-    markdown: renderReport(config.name, progress.baseline, progress.summaries),
+    document: {
+      config,
+      baseline: progress.baseline,
+      ...(suites ? { baselineSuites: progress.baselineSuites ?? null, best: progress.best, stoppedEarly: progress.stoppedEarly } : {}),
+      summaries: progress.summaries,
+      cards,
+    },
+    markdown: renderReport(config.name, progress.baseline, progress.summaries, suites ? { baselineSuites: progress.baselineSuites, best: progress.best, stoppedEarly: progress.stoppedEarly } : {}),
   });
   progress.stage = 'done';
   mark('done', progress.iteration);
   // An update or signal handler still running would be cut off by the return.
   await condition(allHandlersFinished);
-  return { name: config.name, store: run, baseline: progress.baseline, summaries: progress.summaries, finalModel: current, report };
+  if (!suites) return { name: config.name, store: run, baseline: progress.baseline, summaries: progress.summaries, finalModel: current, report };
+  return {
+    name: config.name,
+    store: run,
+    baseline: progress.baseline,
+    baselineSuites: progress.baselineSuites,
+    summaries: progress.summaries,
+    // The best model by the selected metric is the run's result; the last one stays named beside it.
+    finalModel: progress.best?.model ?? current,
+    lastModel: current,
+    best: progress.best,
+    stoppedEarly: progress.stoppedEarly,
+    report,
+  };
+
+  /** Records iteration t's metric; true when patience has run out (no gain over the best for that many iterations). */
+  function stopsEarly(t: number, value: number | null, model: ModelRef): boolean {
+    if (value !== null && (progress.best === null || progress.best === undefined || value > progress.best.value)) {
+      progress.best = { iteration: t, metric: select, value, model };
+    }
+    const patience = config.evaluation.patience;
+    const bestAt = progress.best?.iteration ?? 0;
+    if (patience === null || t - bestAt < patience || t >= progress.iterations) return false;
+    progress.stoppedEarly = `${select} has not improved on iteration ${bestAt}'s ${progress.best ? (100 * progress.best.value).toFixed(1) : '–'}% for ${t - bestAt} iteration(s) (evaluation.patience ${patience})`;
+    return true;
+  }
+
+  /** The selected IFEval figure's gain of iteration t over the base model and over iteration 1, paired over items. */
+  async function ifevalDeltas(t: number): Promise<{ vsBase: Estimate | null; vsFirst: Estimate | null }> {
+    const [suite, figure] = select.split('.') as [string, 'promptStrict'];
+    if (suite !== 'ifeval') return { vsBase: null, vsFirst: null };
+    const against = async (a: string) => evaluation.ifevalDelta({ run, a, b: `iter-${t}`, figure, seed: config.seed });
+    const vsBase = progress.baselineSuites?.ifeval ? await against('base') : null;
+    const vsFirst = t > 1 && cards[0]?.suites?.ifeval ? await against('iter-1') : null;
+    return { vsBase, vsFirst };
+  }
 
   async function evaluate(cfg: RunConfig, runDir: string, label: string, model: ModelRef, chat: boolean): Promise<EvalScore> {
     const requests = await data.buildEvalRequests({ run: runDir, label, chat });
@@ -167,14 +236,16 @@ function validate(raw: unknown): RunConfig {
   }
 }
 
-function summarize(card: IterationCard, model: ModelRef): IterationSummary {
+function summarize(card: IterationCard, model: ModelRef, select: EvalMetric): IterationSummary {
+  const selected = card.suites ? metricOf(card.suites, select) : null;
   return {
     iteration: card.iteration,
     instructions: card.synthesis.accepted,
     pairs: card.responses?.kept ?? 0,
     kept: card.assessment?.kept ?? 0,
     trainLoss: card.training && !card.training.skipped ? card.training.trainLoss : null,
-    evalScore: card.evaluation?.promptStrict ?? null,
+    evalScore: card.suites ? selected : (card.evaluation?.promptStrict ?? null),
+    ...(card.suites ? { suites: card.suites } : {}),
     model: model.uri,
     note: card.training?.skipped ? `not trained (${card.training.reason}); M_${card.iteration} = M_${card.iteration - 1}` : '',
   };

@@ -168,7 +168,28 @@ function importModel() {
   emit({ event: 'result', model_dir: spec.output, params: 0, reused: false });
 }
 
+/**
+ * score-ifeval: a deterministic stand-in for lm-eval's checker. Each instruction passes when a hash of the
+ * item id falls below the model's rate: FAKE_IFEVAL_CURVE="0.6,0.7,0.5" gives the base model 0.6, iteration 1
+ * 0.7, iteration 2 0.5 (the model's label is the folder of the input: eval/<label>/); default 0.5 for all.
+ */
+function scoreIfeval() {
+  const rows = readFileSync(spec.input, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const label = basename(dirname(spec.input));
+  const curve = (process.env.FAKE_IFEVAL_CURVE ?? '').split(',').filter(Boolean).map(Number);
+  const index = label === 'base' ? 0 : Number(/^iter-(\d+)$/.exec(label)?.[1] ?? 0);
+  const rate = curve[Math.min(index, curve.length - 1)] ?? 0.5;
+  const out = rows.map((row) => {
+    const strict = row.instruction_id_list.map((_, i) => hash(`${row.id}:${i}`).readUInt32BE(0) / 2 ** 32 < rate);
+    const loose = strict.map((ok, i) => ok || hash(`${row.id}:${i}:loose`)[0] % 4 === 0);
+    return { id: row.id, prompt_strict: strict.every(Boolean), prompt_loose: loose.every(Boolean), instruction_strict: strict, instruction_loose: loose, instruction_id_list: row.instruction_id_list };
+  });
+  writeAtomic(spec.output, out.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  emit({ event: 'result', items: out.length });
+}
+
 if (job === 'generate') await generate();
+else if (job === 'score-ifeval') scoreIfeval();
 else if (job === 'train') await train();
 else if (job === 'import-model') importModel();
 else fail('bad_input', `unknown job ${job}`);

@@ -1,0 +1,97 @@
+/**
+ * Where the benchmark files are, and reading them. A folder laid out like ../shared/eval (its README names each
+ * file's upstream and hub dataset):
+ *   ifeval/input_data.jsonl        IFEval's 541 prompts {key, prompt, instruction_id_list, kwargs}
+ * is looked for, in order, at the config's evaluation.data, at $ISHEEP_EVAL_DATA on the worker, and at
+ * ../shared/eval beside the project. The product does not need the last one: it is where this repository's
+ * tests and demo find the data. A suite whose files are in none of them fails the run at its start, saying
+ * where it looked and how to supply them.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { readLines } from '../artifacts/lines.js';
+import { PROJECT_ROOT } from '../setup/tools.js';
+import { createRng } from '../stages/rng.js';
+
+export const SUITE_FILES: Record<string, { files: string[]; hub: string }> = {
+  ifeval: { files: ['ifeval/input_data.jsonl'], hub: 'the Hugging Face dataset google/IFEval (ifeval_input_data.jsonl)' },
+};
+
+export class EvalDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EvalDataError';
+  }
+}
+
+/** The folders to look in, each with where it came from. */
+export function evalDataCandidates(configured: string | null, env: NodeJS.ProcessEnv = process.env): { from: string; dir: string | null }[] {
+  return [
+    { from: 'evaluation.data', dir: configured },
+    { from: 'ISHEEP_EVAL_DATA', dir: env.ISHEEP_EVAL_DATA ?? null },
+    { from: 'beside the project', dir: resolve(PROJECT_ROOT, '..', 'shared', 'eval') },
+  ];
+}
+
+/** The first folder that holds every file the suites need; EvalDataError naming each place otherwise. */
+export function resolveEvalDir(configured: string | null, suites: string[], env: NodeJS.ProcessEnv = process.env): string {
+  const needed = suites.flatMap((s) => SUITE_FILES[s]?.files ?? []);
+  const looked: string[] = [];
+  for (const { from, dir } of evalDataCandidates(configured, env)) {
+    if (dir === null) {
+      looked.push(`${from}: not set`);
+      continue;
+    }
+    const missing = needed.filter((f) => !existsSync(join(dir, f)));
+    if (missing.length === 0) return dir;
+    looked.push(`${from}: ${dir} has no ${missing.join(', ')}`);
+    if (from === 'evaluation.data') break; // a folder named in the config is the one meant: look no further
+  }
+  const hubs = suites.filter((s) => SUITE_FILES[s]).map((s) => `${s}: ${SUITE_FILES[s]!.hub}`);
+  throw new EvalDataError(
+    `the evaluation data of ${suites.join(', ')} was not found; looked at\n${looked.map((l) => `  - ${l}`).join('\n')}\n` +
+      `Supply a folder laid out as ${needed.map((f) => `<folder>/${f}`).join(', ')} with evaluation.data in the config or ISHEEP_EVAL_DATA on the workers (the files come from ${hubs.join('; ')}), or disable the suite (evaluation.suites.<suite>.enabled: false).`,
+  );
+}
+
+export interface IfevalItem {
+  key: number;
+  prompt: string;
+  instruction_id_list: string[];
+  kwargs: Record<string, unknown>[];
+}
+
+/** IFEval's prompts, or a seeded subset of `limit` of them (in file order, the same for every model of a run). */
+export async function readIfeval(dir: string, limit: number | null, seed: number): Promise<IfevalItem[]> {
+  const file = join(dir, SUITE_FILES.ifeval!.files[0]!);
+  const items: IfevalItem[] = [];
+  for await (const line of readLines(file, 1 << 20)) {
+    if (line.text.trim() === '') continue;
+    let row: IfevalItem;
+    try {
+      row = JSON.parse(line.text) as IfevalItem;
+    } catch {
+      throw new EvalDataError(`${file} line ${line.number}: not valid JSON`);
+    }
+    if (typeof row.key !== 'number' || typeof row.prompt !== 'string' || !Array.isArray(row.instruction_id_list) || !Array.isArray(row.kwargs)) {
+      throw new EvalDataError(`${file} line ${line.number}: not an IFEval item {key, prompt, instruction_id_list, kwargs}`);
+    }
+    items.push(row);
+  }
+  return seededSubset(items, limit, seed);
+}
+
+/** `limit` items chosen with a seeded shuffle, kept in their original order. */
+export function seededSubset<T>(items: T[], limit: number | null, seed: number): T[] {
+  if (limit === null || limit >= items.length) return items;
+  const rng = createRng(seed);
+  const order = items.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order
+    .slice(0, limit)
+    .sort((a, b) => a - b)
+    .map((i) => items[i]!);
+}

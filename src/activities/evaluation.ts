@@ -1,0 +1,138 @@
+/**
+ * Evaluation activities on the CPU queue: find the benchmark files, turn a suite into generation requests for
+ * the model under test, and score its answers. Scoring that has a reference implementation in Python runs it as
+ * an engine job on this CPU worker (IFEval: lm-eval's checker, `score-ifeval`); generation itself is a model job
+ * like any other, sharded over the slots by the workflow.
+ *
+ * Per model (label "base", "iter-1", ...) each suite leaves under runs/<name>/eval/<label>/: <suite>.requests.jsonl,
+ * <suite>.raw.jsonl (the generations), <suite>.scores.jsonl (per item) and the engine's spec beside its output.
+ */
+import type { ArtifactRef, Store } from '../artifacts/store.js';
+import type { Engine } from '../engine/runner.js';
+import { buildResponseRequest } from '../stages/responses.js';
+import { pairedDelta, proportion, type Estimate } from '../stages/stats.js';
+import { runEngineJob } from './engine-job.js';
+import { readIfeval, resolveEvalDir } from './eval-data.js';
+import { beat, withTypedFailures } from './typed-failures.js';
+
+export interface IfevalSummary {
+  suite: 'ifeval';
+  label: string;
+  items: number;
+  instructions: number;
+  promptStrict: Estimate;
+  promptLoose: Estimate;
+  instructionStrict: Estimate;
+  instructionLoose: Estimate;
+}
+
+interface IfevalScoreRow {
+  id: string;
+  prompt_strict: boolean;
+  prompt_loose: boolean;
+  instruction_strict: boolean[];
+  instruction_loose: boolean[];
+}
+
+const evalDir = (run: string, label: string) => `${run}/eval/${label}`;
+const ifevalId = (key: number) => `ifeval-${key}`;
+
+export function createEvaluationActivities(store: Store, engine: Engine) {
+  return withTypedFailures({
+    /** The folder that holds the enabled suites' files; fails the run at its start when there is none. */
+    async resolveEvalData(input: { data: string | null; suites: string[] }): Promise<{ dir: string }> {
+      return { dir: resolveEvalDir(input.data, input.suites) };
+    },
+
+    /** IFEval's prompts (or their seeded subset) as requests for the model under test. */
+    async buildIfevalRequests(input: { run: string; label: string; dir: string; limit: number | null; seed: number; chat: boolean }): Promise<ArtifactRef> {
+      const items = await readIfeval(input.dir, input.limit, input.seed);
+      const rows = items.map((item) => {
+        const req = buildResponseRequest({ instruction: item.prompt, input: '' }, input.chat);
+        return req.kind === 'chat' ? { id: ifevalId(item.key), messages: req.messages } : { id: ifevalId(item.key), prompt: req.prompt };
+      });
+      return store.writeJsonl(`${evalDir(input.run, input.label)}/ifeval.requests.jsonl`, rows);
+    },
+
+    /** Scores the answers with lm-eval's IFEval checker (engine job score-ifeval): the four accuracies with intervals. */
+    async scoreIfeval(input: { run: string; label: string; dir: string; limit: number | null; seed: number; responses: ArtifactRef }): Promise<IfevalSummary> {
+      const dir = evalDir(input.run, input.label);
+      const items = new Map((await readIfeval(input.dir, input.limit, input.seed)).map((item) => [ifevalId(item.key), item]));
+      async function* rows() {
+        for await (const out of store.readJsonl<{ id: string; text: string }>(input.responses)) {
+          beat();
+          const item = items.get(out.id);
+          if (!item) throw new Error(`${input.responses.uri}: ${out.id} is not an IFEval item of this run`);
+          yield { id: out.id, prompt: item.prompt, instruction_id_list: item.instruction_id_list, kwargs: item.kwargs, response: out.text };
+        }
+      }
+      const scoringInput = await store.writeJsonl(`${dir}/ifeval.score-input.jsonl`, rows());
+      const output = `${dir}/ifeval.scores.jsonl`;
+      await runEngineJob(
+        engine,
+        'score-ifeval',
+        { input: store.path(scoringInput.uri), output: store.path(output), seed: input.seed },
+        store.path(`${output}.spec.json`),
+        { CUDA_VISIBLE_DEVICES: '' },
+      );
+      const counts = { items: 0, promptStrict: 0, promptLoose: 0, instructions: 0, instructionStrict: 0, instructionLoose: 0 };
+      for await (const row of store.readJsonl<IfevalScoreRow>(await store.refOf(output))) {
+        counts.items++;
+        counts.promptStrict += Number(row.prompt_strict);
+        counts.promptLoose += Number(row.prompt_loose);
+        counts.instructions += row.instruction_strict.length;
+        counts.instructionStrict += row.instruction_strict.filter(Boolean).length;
+        counts.instructionLoose += row.instruction_loose.filter(Boolean).length;
+      }
+      return {
+        suite: 'ifeval',
+        label: input.label,
+        items: counts.items,
+        instructions: counts.instructions,
+        promptStrict: proportion(counts.promptStrict, counts.items),
+        promptLoose: proportion(counts.promptLoose, counts.items),
+        instructionStrict: proportion(counts.instructionStrict, counts.instructions),
+        instructionLoose: proportion(counts.instructionLoose, counts.instructions),
+      };
+    },
+
+    /**
+     * How much model `b` gained over model `a` on IFEval's `figure`, paired over the same items (prompt-level
+     * figures per prompt, instruction-level per instruction), with a bootstrap interval.
+     */
+    async ifevalDelta(input: { run: string; a: string; b: string; figure: 'promptStrict' | 'promptLoose' | 'instructionStrict' | 'instructionLoose'; seed: number }): Promise<Estimate> {
+      const scores = async (label: string) => {
+        const byId = new Map<string, number[]>();
+        for await (const row of store.readJsonl<IfevalScoreRow>(await store.refOf(`${evalDir(input.run, label)}/ifeval.scores.jsonl`))) {
+          byId.set(row.id, figureValues(row, input.figure));
+        }
+        return byId;
+      };
+      const [a, b] = [await scores(input.a), await scores(input.b)];
+      const xs: number[] = [];
+      const ys: number[] = [];
+      for (const [id, values] of a) {
+        const other = b.get(id);
+        if (!other || other.length !== values.length) throw new Error(`${input.b} was not scored on the same IFEval items as ${input.a} (${id})`);
+        xs.push(...values);
+        ys.push(...other);
+      }
+      return pairedDelta(xs, ys, input.seed);
+    },
+  });
+}
+
+function figureValues(row: IfevalScoreRow, figure: 'promptStrict' | 'promptLoose' | 'instructionStrict' | 'instructionLoose'): number[] {
+  switch (figure) {
+    case 'promptStrict':
+      return [Number(row.prompt_strict)];
+    case 'promptLoose':
+      return [Number(row.prompt_loose)];
+    case 'instructionStrict':
+      return row.instruction_strict.map(Number);
+    case 'instructionLoose':
+      return row.instruction_loose.map(Number);
+  }
+}
+
+export type EvaluationActivities = ReturnType<typeof createEvaluationActivities>;

@@ -1,0 +1,8 @@
+/**
+ * patched() markers of workflow changes that would break runs started before them (see test/replay.test.ts).
+ * A run (or iteration) started before a change replays without it.
+ */
+/** The run checks its workflow id and claims its folder before writing anything (run-folder.ts). */
+export const RUN_IDENTITY_PATCH = 'run-identity';
+/** Evaluation runs the configured suites (IFEval, ...) instead of the 24-prompt smoke set, and picks the best iteration. */
+export const EVAL_SUITES_PATCH = 'eval-suites';
