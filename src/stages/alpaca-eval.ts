@@ -9,6 +9,7 @@
  *
  *   parseAlpacaEvalOutputs(text)                     JSON array → AlpacaEvalExample[]  (805 for the reference files)
  *   alpacaEvalMessages(instruction)                  → ChatMessage[]  what the evaluated model is asked (the bare instruction)
+ *   pairOutputs(modelOutputs, baselineOutputs)       → { pairs: PairToJudge[], unmatched }  joined on the instruction
  *   buildPairwiseJudgeRequests(template, { instruction, modelOutput, baselineOutput })
  *                                                    → PairwiseJudgeRequest[2]: order 'model_first' (model = output_1, "m")
  *                                                      then 'model_second' (model = output_2, "M"), each { order, prompt, messages }
@@ -72,6 +73,34 @@ export function alpacaEvalMessages(instruction: string, system?: string): ChatMe
   if (system !== undefined && system !== '') messages.push({ role: 'system', content: system });
   messages.push({ role: 'user', content: instruction });
   return messages;
+}
+
+/**
+ * The model's outputs and the baseline's, joined on the instruction as annotate_head2head merges them (keys
+ * ["instruction"]), in the model's order. A model row without a baseline row of the same instruction is listed in
+ * `unmatched` (AlpacaEval's inner join drops it with a warning); a repeated instruction on either side throws
+ * (the inner join would multiply rows).
+ */
+export function pairOutputs(
+  modelOutputs: readonly Pick<AlpacaEvalExample, 'instruction' | 'output'>[],
+  baselineOutputs: readonly Pick<AlpacaEvalExample, 'instruction' | 'output'>[],
+): { pairs: PairToJudge[]; unmatched: string[] } {
+  const baseline = new Map<string, string>();
+  for (const row of baselineOutputs) {
+    if (baseline.has(row.instruction)) throw new Error(`pairOutputs: instruction repeated in the baseline: ${row.instruction.slice(0, 80)}`);
+    baseline.set(row.instruction, row.output);
+  }
+  const seen = new Set<string>();
+  const pairs: PairToJudge[] = [];
+  const unmatched: string[] = [];
+  for (const row of modelOutputs) {
+    if (seen.has(row.instruction)) throw new Error(`pairOutputs: instruction repeated in the model outputs: ${row.instruction.slice(0, 80)}`);
+    seen.add(row.instruction);
+    const base = baseline.get(row.instruction);
+    if (base === undefined) unmatched.push(row.instruction);
+    else pairs.push({ instruction: row.instruction, modelOutput: row.output, baselineOutput: base });
+  }
+  return { pairs, unmatched };
 }
 
 // ---------------------------------------------------------------------------------------------------------

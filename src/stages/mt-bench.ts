@@ -10,6 +10,7 @@
  *   parseMtBenchQuestions(text)             question.jsonl            → MtBenchQuestion[]   (80: ids 81–160)
  *   parseMtBenchReferences(text)            reference_answer/gpt-4.jsonl → MtBenchReference[] (30: ids 101–130)
  *   parseJudgePrompts(text)                 judge_prompts.jsonl       → Record<name, JudgePrompt>
+ *   referencesById(references)              → Record<questionId, MtBenchReference>  (duplicate ids throw)
  *
  *   mtBenchMessages(question, turn, { turn1Answer?, system? })  → ChatMessage[]  the model's conversation
  *   mtBenchSampling(category)               → { temperature, doSample, maxNewTokens }  gen_model_answer's settings
@@ -155,6 +156,16 @@ export function parseMtBenchReferences(text: string): MtBenchReference[] {
     }
     return { questionId: id, turns: first.turns };
   });
+}
+
+/** The references keyed by question id, for buildJudgeRequest's `reference`; a repeated id throws. */
+export function referencesById(references: readonly MtBenchReference[]): Record<number, MtBenchReference> {
+  const out: Record<number, MtBenchReference> = {};
+  for (const r of references) {
+    if (out[r.questionId] !== undefined) throw new Error(`reference answers: question ${r.questionId} twice`);
+    out[r.questionId] = r;
+  }
+  return out;
 }
 
 /** judge_prompts.jsonl, keyed by name; a later line of the same name wins (common.py load_judge_prompts). */

@@ -19,6 +19,7 @@ import {
   isExtremeChange,
   itemPreference,
   lengthControlledWinRate,
+  pairOutputs,
   parseAlpacaEvalOutputs,
   parseVerdict,
   preferenceFromLogprobs,
@@ -58,6 +59,16 @@ describe('parsing the reference outputs', () => {
     expect(() => parseAlpacaEvalOutputs('[{"instruction": "x"}]')).toThrow(/\[0\]: output/);
     expect(() => parseAlpacaEvalOutputs('[1]')).toThrow(/not an object/);
     expect(parseAlpacaEvalOutputs('[{"instruction": "i", "output": "o"}]')).toEqual([{ instruction: 'i', output: 'o', generator: '', dataset: '' }]);
+  });
+  it('pairs model and baseline outputs on the instruction (annotate_head2head merge)', () => {
+    const model = [...davinci].reverse().slice(0, 804).concat([{ instruction: 'not in AlpacaEval', output: 'x', generator: 'm', dataset: '' }]);
+    const { pairs, unmatched } = pairOutputs(model, gpt4);
+    expect(pairs).toHaveLength(804);
+    expect(unmatched).toEqual(['not in AlpacaEval']);
+    const i = gpt4.findIndex((r) => r.instruction === pairs[0]?.instruction);
+    expect(pairs[0]).toEqual({ instruction: gpt4[i]?.instruction, modelOutput: davinci[i]?.output, baselineOutput: gpt4[i]?.output });
+    expect(() => pairOutputs([gpt4[0] as never, gpt4[0] as never], gpt4)).toThrow(/repeated in the model/);
+    expect(() => pairOutputs(gpt4, [gpt4[0] as never, gpt4[0] as never])).toThrow(/repeated in the baseline/);
   });
   it('asks the evaluated model the bare instruction', () => {
     expect(alpacaEvalMessages('Hi?')).toEqual([{ role: 'user', content: 'Hi?' }]);

@@ -23,6 +23,7 @@ import {
   parseMtBenchQuestions,
   parseMtBenchReferences,
   parseRating,
+  referencesById,
   type MtBenchJudgment,
   type MtBenchQuestion,
   type MtBenchReference,
@@ -40,7 +41,8 @@ function evalFile(relative: string): string {
 const questions = parseMtBenchQuestions(evalFile('mt_bench/question.jsonl'));
 const references = parseMtBenchReferences(evalFile('mt_bench/reference_answer/gpt-4.jsonl'));
 const judgePrompts = parseJudgePrompts(evalFile('mt_bench/judge_prompts.jsonl'));
-const referenceById = new Map(references.map((r) => [r.questionId, r]));
+const referenceIndex = referencesById(references);
+const referenceById = new Map(Object.values(referenceIndex).map((r) => [r.questionId, r]));
 const question = (id: number): MtBenchQuestion => {
   const q = questions.find((x) => x.questionId === id);
   if (!q) throw new Error(`no question ${id}`);
@@ -75,6 +77,9 @@ describe('parsing the FastChat files', () => {
     expect(referenceById.get(101)?.turns[0]).toMatch(/^If you have just overtaken the second person, your current position is now second place/);
     expect(question(111).category).toBe('math');
     expect(question(121).category).toBe('coding');
+    expect(Object.keys(referenceIndex)).toHaveLength(30);
+    expect(referenceIndex[130]?.questionId).toBe(130);
+    expect(() => referencesById([references[0] as MtBenchReference, references[0] as MtBenchReference])).toThrow(/question 101 twice/);
   });
 
   it('reads the 8 judge prompts by name (load_judge_prompts)', () => {
