@@ -62,7 +62,7 @@ GRACE_S = 2.0  # the CPU limit is the timeout plus this, so the wall clock norma
 STDERR_TAIL = 2000  # characters of a child's stderr kept when it ended without a report
 
 
-class Spec(jobspec.JobSpec):
+class RunHumanevalSpec(jobspec.JobSpec):
     input: jobspec.AbsolutePath
     output: jobspec.AbsolutePath
     timeout_s: float = Field(10.0, gt=0, le=3600)
@@ -262,7 +262,7 @@ def read_rows(path: str, problems: dict[str, dict[str, Any]]) -> list[Row]:
     return rows
 
 
-def check_isolation(spec: Spec, sandbox: Sandbox) -> str:
+def check_isolation(spec: RunHumanevalSpec, sandbox: Sandbox) -> str:
     """Fail closed: a child must get a network namespace before any completion runs (unless allowed)."""
     probe = execute("pass", replace(sandbox, require_netns=True))
     if probe.passed and probe.network:
@@ -284,7 +284,7 @@ def default_workers() -> int:
     return max(1, min(4, cpus))
 
 
-def run(spec: Spec) -> dict[str, Any]:
+def run(spec: RunHumanevalSpec) -> dict[str, Any]:
     problems = load_problems()
     rows = read_rows(spec.input, problems)
     sandbox = Sandbox(spec.timeout_s, spec.memory_mb << 20, require_netns=not spec.allow_network,
@@ -318,7 +318,7 @@ def run(spec: Spec) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     def job(args):
-        protocol.result(**run(jobspec.load(args.spec, Spec)))
+        protocol.result(**run(jobspec.load(args.spec, RunHumanevalSpec)))
 
     return protocol.run_job(job, protocol.job_parser("isheep_engine run-humaneval", __doc__), argv)
 

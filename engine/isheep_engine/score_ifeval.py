@@ -56,7 +56,7 @@ PUNKT_TAB = "tokenizers/punkt_tab/english/"
 PROGRESS_EVERY = 100  # items
 
 
-class Spec(jobspec.JobSpec):
+class ScoreIfevalSpec(jobspec.JobSpec):
     input: jobspec.AbsolutePath
     output: jobspec.AbsolutePath
     seed: int = 0
@@ -215,7 +215,7 @@ def summarize(checker: Checker, rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run(spec: Spec) -> dict[str, Any]:
+def run(spec: ScoreIfevalSpec) -> dict[str, Any]:
     items = read_items(spec.input)
     checker = load_checker()
     for lineno, item in items:
@@ -233,7 +233,7 @@ def run(spec: Spec) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     def job(args):
-        protocol.result(**run(jobspec.load(args.spec, Spec)))
+        protocol.result(**run(jobspec.load(args.spec, ScoreIfevalSpec)))
 
     return protocol.run_job(job, protocol.job_parser("isheep_engine score-ifeval", __doc__), argv)
 
