@@ -70,10 +70,25 @@ describe('evaluation suites in a run', () => {
     expect(result.summaries[1]!.deltas!.vsFirst!.value).toBeLessThan(0);
     expect(first.evalScore).toBe(first.suites!.ifeval!.promptStrict.value);
 
+    // MT-Bench: turn 2 carries the model's own turn-1 answer; the base model judges both turns of each question.
+    const turn2 = rows(store.path('runs/eval-patience/eval/iter-1/mtbench.turn2.requests.jsonl'));
+    const turn1Out = rows(store.path('runs/eval-patience/eval/iter-1/mtbench.turn1.raw.jsonl'));
+    expect(turn2).toHaveLength(8);
+    expect(turn2[0].messages.map((m: { role: string }) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
+    expect(turn2[0].messages[2].content).toBe(turn1Out[0].text);
+    const judgeSpec = JSON.parse(readFileSync(store.path('runs/eval-patience/eval/iter-1/mtbench.judge.raw.jsonl.spec.json'), 'utf8'));
+    expect(judgeSpec.model).toMatch(/models\/fake-model-/); // evaluation.judge.grader base: M_0 judges every model
+    const mt = first.suites!.mtBench!;
+    expect(mt.total).toBe(16);
+    expect(mt.byTurn['1'].n + mt.byTurn['1'].unparsable).toBe(8);
+    expect(mt.turn2Score.n).toBe(mt.byTurn['2'].n);
+    expect(rows(store.path('runs/eval-patience/eval/iter-1/mtbench.scores.jsonl'))[0]).toMatchObject({ id: expect.stringMatching(/^mtbench-\d+-t1$/), turn: 1 });
+
     const card = JSON.parse(readFileSync(store.path('runs/eval-patience/iter-1/card.json'), 'utf8'));
     expect(card.suites.ifeval.promptStrict.n).toBe(40);
     const report = readFileSync(store.path('runs/eval-patience/report.md'), 'utf8');
     expect(report).toContain('IFEval prompt-strict % (n=40)');
+    expect(report).toContain('MT-Bench turn 1 (n=8)');
     expect(report).toContain('best: iteration 1 by ifeval.promptStrict');
     expect(report).toContain('stopped early:');
   });
@@ -90,8 +105,8 @@ describe('evaluation suites in a run', () => {
     expect(err).toBeInstanceOf(WorkflowFailedError);
     const cause = ((err as WorkflowFailedError).cause as Error & { cause?: ApplicationFailure }).cause!;
     expect(cause.type).toBe('BadInput');
-    expect(cause.message).toContain('the evaluation data of ifeval was not found');
-    expect(cause.message).toContain(`evaluation.data: ${empty} has no ifeval/input_data.jsonl`);
+    expect(cause.message).toContain('the evaluation data of ifeval, mtBench was not found');
+    expect(cause.message).toContain(`evaluation.data: ${empty} has no ifeval/input_data.jsonl, mt_bench/question.jsonl`);
     expect(cause.message).toContain('ISHEEP_EVAL_DATA');
     expect(cause.message).toContain('google/IFEval');
     expect(existsSync(store.path('models'))).toBe(false); // no model was imported

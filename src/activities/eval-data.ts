@@ -2,19 +2,26 @@
  * Where the benchmark files are, and reading them. A folder laid out like ../shared/eval (its README names each
  * file's upstream and hub dataset):
  *   ifeval/input_data.jsonl        IFEval's 541 prompts {key, prompt, instruction_id_list, kwargs}
+ *   mt_bench/question.jsonl, mt_bench/reference_answer/gpt-4.jsonl, mt_bench/judge_prompts.jsonl   (FastChat's)
  * is looked for, in order, at the config's evaluation.data, at $ISHEEP_EVAL_DATA on the worker, and at
  * ../shared/eval beside the project. The product does not need the last one: it is where this repository's
  * tests and demo find the data. A suite whose files are in none of them fails the run at its start, saying
  * where it looked and how to supply them.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readLines } from '../artifacts/lines.js';
 import { PROJECT_ROOT } from '../setup/tools.js';
+import { parseJudgePrompts, parseMtBenchQuestions, parseMtBenchReferences, referencesById } from '../stages/mt-bench.js';
 import { createRng } from '../stages/rng.js';
 
 export const SUITE_FILES: Record<string, { files: string[]; hub: string }> = {
   ifeval: { files: ['ifeval/input_data.jsonl'], hub: 'the Hugging Face dataset google/IFEval (ifeval_input_data.jsonl)' },
+  mtBench: {
+    files: ['mt_bench/question.jsonl', 'mt_bench/reference_answer/gpt-4.jsonl', 'mt_bench/judge_prompts.jsonl'],
+    hub: 'the Hugging Face dataset HuggingFaceH4/mt_bench_prompts, and FastChat\'s fastchat/llm_judge/data (reference answers, judge prompts)',
+  },
 };
 
 export class EvalDataError extends Error {
@@ -95,3 +102,15 @@ export function seededSubset<T>(items: T[], limit: number | null, seed: number):
     .sort((a, b) => a - b)
     .map((i) => items[i]!);
 }
+
+/** MT-Bench's questions (or a seeded subset), the GPT-4 reference answers by question, and FastChat's judge prompts. */
+export async function readMtBench(dir: string, limit: number | null, seed: number) {
+  const text = (f: string) => readFile(join(dir, f), 'utf8');
+  const [questions, references, judgePrompts] = await Promise.all(SUITE_FILES.mtBench!.files.map(text));
+  return {
+    questions: seededSubset(parseMtBenchQuestions(questions!), limit, seed),
+    references: referencesById(parseMtBenchReferences(references!)),
+    judgePrompts: parseJudgePrompts(judgePrompts!),
+  };
+}
+

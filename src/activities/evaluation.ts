@@ -10,9 +10,11 @@
 import type { ArtifactRef, Store } from '../artifacts/store.js';
 import type { Engine } from '../engine/runner.js';
 import { buildResponseRequest } from '../stages/responses.js';
-import { pairedDelta, proportion, type Estimate } from '../stages/stats.js';
+import { aggregateMtBench, buildJudgeRequest, mtBenchMessages, parseRating, UNPARSABLE_RATING, type MtBenchJudgment, type MtBenchSummary } from '../stages/mt-bench.js';
+import { RESPONSE_SYSTEM_PROMPT } from '../stages/responses.js';
+import { meanWithInterval, pairedDelta, proportion, type Estimate } from '../stages/stats.js';
 import { runEngineJob } from './engine-job.js';
-import { readIfeval, resolveEvalDir } from './eval-data.js';
+import { readIfeval, readMtBench, resolveEvalDir } from './eval-data.js';
 import { beat, withTypedFailures } from './typed-failures.js';
 
 export interface IfevalSummary {
@@ -35,6 +37,23 @@ interface IfevalScoreRow {
 }
 
 const evalDir = (run: string, label: string) => `${run}/eval/${label}`;
+const mtBenchId = (questionId: number) => `mtbench-${questionId}`;
+
+/** MT-Bench's figures for one model: FastChat's means (show_result) and the same with bootstrap intervals. */
+export interface MtBenchScores extends MtBenchSummary {
+  suite: 'mtBench';
+  label: string;
+  questions: number;
+  overallScore: Estimate;
+  turn1Score: Estimate;
+  turn2Score: Estimate;
+}
+
+async function textsById(store: Store, ref: ArtifactRef): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const row of store.readJsonl<{ id: string; text: string }>(ref)) out.set(row.id, row.text);
+  return out;
+}
 const ifevalId = (key: number) => `ifeval-${key}`;
 
 export function createEvaluationActivities(store: Store, engine: Engine) {
@@ -93,6 +112,66 @@ export function createEvaluationActivities(store: Store, engine: Engine) {
         promptLoose: proportion(counts.promptLoose, counts.items),
         instructionStrict: proportion(counts.instructionStrict, counts.instructions),
         instructionLoose: proportion(counts.instructionLoose, counts.instructions),
+      };
+    },
+
+    /**
+     * MT-Bench requests for the model under test: turn 1 is the first question; turn 2 is the first question, the
+     * model's own turn-1 answer (from `turn1`), then the second question. A base model without its chat template
+     * gets the same conversation as plain text, the turns separated by blank lines.
+     */
+    async buildMtBenchRequests(input: { run: string; label: string; dir: string; limit: number | null; seed: number; chat: boolean; turn: 1 | 2; turn1?: ArtifactRef }): Promise<ArtifactRef> {
+      const { questions } = await readMtBench(input.dir, input.limit, input.seed);
+      const answers = input.turn === 2 ? await textsById(store, input.turn1!) : null;
+      const rows = questions.map((q) => {
+        const id = mtBenchId(q.questionId);
+        const turn1Answer = answers?.get(id);
+        if (input.turn === 2 && turn1Answer === undefined) throw new Error(`no turn-1 answer for ${id} in ${input.turn1!.uri}`);
+        if (!input.chat) return { id, prompt: input.turn === 1 ? q.turns[0] : `${q.turns[0]}\n\n${turn1Answer}\n\n${q.turns[1]}` };
+        return { id, messages: mtBenchMessages(q, input.turn, { system: RESPONSE_SYSTEM_PROMPT, ...(turn1Answer !== undefined ? { turn1Answer } : {}) }) };
+      });
+      return store.writeJsonl(`${evalDir(input.run, input.label)}/mtbench.turn${input.turn}.requests.jsonl`, rows);
+    },
+
+    /** The judge's single-answer gradings (FastChat's templates, reference-guided for math, reasoning, coding): two per question. */
+    async buildMtBenchJudgeRequests(input: { run: string; label: string; dir: string; limit: number | null; seed: number; turn1: ArtifactRef; turn2: ArtifactRef }): Promise<ArtifactRef> {
+      const { questions, references, judgePrompts } = await readMtBench(input.dir, input.limit, input.seed);
+      const [a1, a2] = [await textsById(store, input.turn1), await textsById(store, input.turn2)];
+      const rows = questions.flatMap((question) => {
+        const id = mtBenchId(question.questionId);
+        const answers = [a1.get(id) ?? '', a2.get(id) ?? ''];
+        const reference = references[question.questionId];
+        return ([1, 2] as const).map((turn) => {
+          const request = buildJudgeRequest({ question, turn, answers: turn === 1 ? answers.slice(0, 1) : answers, judgePrompts, ...(reference ? { reference } : {}) });
+          return { id: `${id}-t${turn}`, messages: request.messages };
+        });
+      });
+      return store.writeJsonl(`${evalDir(input.run, input.label)}/mtbench.judge.requests.jsonl`, rows);
+    },
+
+    /** Ratings out of the judgments ([[rating]]), per item into mtbench.scores.jsonl; means per turn and category. */
+    async scoreMtBench(input: { run: string; label: string; dir: string; limit: number | null; seed: number; judgments: ArtifactRef }): Promise<MtBenchScores> {
+      const { questions } = await readMtBench(input.dir, input.limit, input.seed);
+      const texts = await textsById(store, input.judgments);
+      const judged: (MtBenchJudgment & { id: string; judgment: string })[] = [];
+      for (const q of questions) {
+        for (const turn of [1, 2] as const) {
+          const id = `${mtBenchId(q.questionId)}-t${turn}`;
+          const judgment = texts.get(id);
+          if (judgment === undefined) throw new Error(`no judgment for ${id} in ${input.judgments.uri}`);
+          judged.push({ id, questionId: q.questionId, category: q.category, turn, score: parseRating(judgment), judgment });
+        }
+      }
+      await store.writeJsonl(`${evalDir(input.run, input.label)}/mtbench.scores.jsonl`, judged);
+      const parsable = (turn?: 1 | 2) => judged.filter((j) => j.score !== UNPARSABLE_RATING && (turn === undefined || j.turn === turn)).map((j) => j.score);
+      return {
+        suite: 'mtBench',
+        label: input.label,
+        questions: questions.length,
+        ...aggregateMtBench(judged),
+        overallScore: meanWithInterval(parsable(), input.seed),
+        turn1Score: meanWithInterval(parsable(1), input.seed),
+        turn2Score: meanWithInterval(parsable(2), input.seed),
       };
     },
 

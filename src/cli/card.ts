@@ -36,6 +36,11 @@ export function renderCard(card: IterationCard): string {
       `  IFEval      prompt-strict ${formatEstimate(ifeval.promptStrict)}, prompt-loose ${formatEstimate(ifeval.promptLoose)}; instruction-strict ${formatEstimate(ifeval.instructionStrict)}, instruction-loose ${formatEstimate(ifeval.instructionLoose)}`,
     );
   }
+  const mt = card.suites?.mtBench;
+  if (mt) {
+    const f = (e: typeof mt.turn1Score) => formatEstimate(e, { percent: false, digits: 2 });
+    lines.push(`  MT-Bench    turn 1 ${f(mt.turn1Score)}, turn 2 ${f(mt.turn2Score)}; ${mt.unparsable} of ${mt.total} judgments unparsable`);
+  }
   if (card.evaluation) {
     const e = card.evaluation;
     lines.push(`  evaluation  prompt-strict ${(100 * e.promptStrict).toFixed(1)}%, instruction-strict ${(100 * e.instructionStrict).toFixed(1)}% on ${e.items} prompts`);

@@ -33,6 +33,9 @@ export const EVAL_METRICS = [
   'ifeval.promptLoose',
   'ifeval.instructionStrict',
   'ifeval.instructionLoose',
+  'mtBench.overall',
+  'mtBench.turn1',
+  'mtBench.turn2',
   'smoke.promptStrict',
 ] as const;
 export type EvalMetric = (typeof EVAL_METRICS)[number];
@@ -191,11 +194,27 @@ export const configSchema = z
               .strict()
               .prefault({})
               .describe("IFEval's 541 verifiable-instruction prompts, scored by the reference checker (lm-eval's ifeval)."),
+            mtBench: z
+              .object({ enabled: z.boolean().default(true), limit: suiteLimit })
+              .strict()
+              .prefault({})
+              .describe("MT-Bench's 80 two-turn questions, each turn graded 1-10 by the judge with FastChat's templates."),
             smoke: z
               .object({ enabled: z.boolean().default(false) })
               .strict()
               .prefault({})
               .describe('The 24 built-in IFEval-style prompts: a quick check, not a benchmark.'),
+          })
+          .strict()
+          .prefault({}),
+        judge: z
+          .object({
+            grader: z
+              .enum(['current', 'base', 'external'])
+              .default('base')
+              .describe('Who grades MT-Bench: the model under test, the base model M_0 (one fixed judge for every iteration), or an OpenAI-compatible endpoint (a strong model).'),
+            endpoint: endpointSchema.optional().describe('The external judge, when grader is "external".'),
+            sampling: samplingSchema.default({ temperature: 0, topP: 1, maxNewTokens: 2048 }).describe("FastChat's: greedy, up to 2048 tokens."),
           })
           .strict()
           .prefault({}),
@@ -264,6 +283,9 @@ export const configSchema = z
     const [suite] = c.evaluation.select.split('.') as [keyof typeof c.evaluation.suites];
     if (c.evaluation.enabled && !c.evaluation.suites[suite].enabled) {
       ctx.addIssue({ code: 'custom', path: ['evaluation', 'select'], message: `names a suite that is not enabled (evaluation.suites.${suite}.enabled is false)` });
+    }
+    if (c.evaluation.judge.grader === 'external' && !c.evaluation.judge.endpoint) {
+      ctx.addIssue({ code: 'custom', path: ['evaluation', 'judge', 'endpoint'], message: 'required when evaluation.judge.grader is "external"' });
     }
     if (c.synthesis.minWords >= c.synthesis.maxWords) {
       ctx.addIssue({

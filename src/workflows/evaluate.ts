@@ -5,7 +5,7 @@
  * best iteration by.
  */
 import type { EvalScore } from '../activities/data.js';
-import type { IfevalSummary } from '../activities/evaluation.js';
+import type { IfevalSummary, MtBenchScores } from '../activities/evaluation.js';
 import type { ModelRef } from '../artifacts/store.js';
 import type { EvalMetric, RunConfig } from '../config/schema.js';
 import type { activitiesFor } from './activities.js';
@@ -14,6 +14,7 @@ import type { Generate } from './generation.js';
 /** What each enabled suite found for one model. */
 export interface SuiteSummaries {
   ifeval?: IfevalSummary;
+  mtBench?: MtBenchScores;
   smoke?: EvalScore;
 }
 
@@ -26,11 +27,14 @@ export interface EvaluationContext {
   generate: Generate;
   /** Seed of the generation jobs (greedy decoding makes it matter little). */
   seed: number;
+  /** The base model M_0 (the default MT-Bench judge). */
+  base: ModelRef;
 }
 
 /** The suites that read benchmark files (and so need resolveEvalData at the start of the run). */
 export function suitesNeedingData(config: RunConfig): string[] {
-  return config.evaluation.suites.ifeval.enabled ? ['ifeval'] : [];
+  const suites = config.evaluation.suites;
+  return [...(suites.ifeval.enabled ? ['ifeval'] : []), ...(suites.mtBench.enabled ? ['mtBench'] : [])];
 }
 
 export async function evaluateModel(ctx: EvaluationContext, label: string, model: ModelRef, chat: boolean): Promise<SuiteSummaries> {
@@ -45,6 +49,20 @@ export async function evaluateModel(ctx: EvaluationContext, label: string, model
     const responses = await generate(`evaluation ifeval`, model, requests, `${run}/eval/${label}/ifeval.raw.jsonl`, sampling, ctx.seed);
     out.ifeval = await evaluation.scoreIfeval({ run, label, responses, ...subset });
   }
+  if (suites.mtBench.enabled) {
+    // Turn 2 sees the model's own turn-1 answer; then the judge grades each turn (FastChat single-answer grading).
+    const subset = { dir: ctx.dataDir!, limit: suites.mtBench.limit, seed: config.seed };
+    const dir = `${run}/eval/${label}`;
+    const turn1Requests = await evaluation.buildMtBenchRequests({ run, label, chat, turn: 1, ...subset });
+    const turn1 = await generate('evaluation mt-bench turn 1', model, turn1Requests, `${dir}/mtbench.turn1.raw.jsonl`, sampling, ctx.seed);
+    const turn2Requests = await evaluation.buildMtBenchRequests({ run, label, chat, turn: 2, turn1, ...subset });
+    const turn2 = await generate('evaluation mt-bench turn 2', model, turn2Requests, `${dir}/mtbench.turn2.raw.jsonl`, sampling, ctx.seed);
+    const judge = config.evaluation.judge;
+    const judgeModel = judge.grader === 'current' ? model : ctx.base;
+    const judgeRequests = await evaluation.buildMtBenchJudgeRequests({ run, label, turn1, turn2, ...subset });
+    const judgments = await generate('evaluation mt-bench judge', judgeModel, judgeRequests, `${dir}/mtbench.judge.raw.jsonl`, judge.sampling, ctx.seed, judge.grader === 'external' ? judge.endpoint : undefined);
+    out.mtBench = await evaluation.scoreMtBench({ run, label, judgments, ...subset });
+  }
   if (suites.smoke.enabled) {
     const requests = await data.buildEvalRequests({ run, label, chat });
     const responses = await generate('evaluation smoke', model, requests, `${run}/eval/${label}.raw.jsonl`, sampling, ctx.seed);
@@ -55,9 +73,13 @@ export async function evaluateModel(ctx: EvaluationContext, label: string, model
 
 /** The selected metric's value (higher is better), or null when its suite did not run. */
 export function metricOf(summaries: SuiteSummaries | undefined, metric: EvalMetric): number | null {
-  const [suite, figure] = metric.split('.') as ['ifeval' | 'smoke', string];
+  const [suite, figure] = metric.split('.') as ['ifeval' | 'mtBench' | 'smoke', string];
   if (suite === 'ifeval') {
     const e = summaries?.ifeval?.[figure as 'promptStrict'];
+    return e && e.n > 0 ? e.value : null;
+  }
+  if (suite === 'mtBench') {
+    const e = summaries?.mtBench?.[`${figure}Score` as 'overallScore'];
     return e && e.n > 0 ? e.value : null;
   }
   const s = summaries?.smoke;

@@ -11,6 +11,14 @@ const rate = (e: Estimate | undefined) => (e && e.n > 0 ? formatEstimate(e).repl
 const delta = (e: Estimate | null | undefined) =>
   e && e.n > 0 ? `${e.value >= 0 ? '+' : ''}${(100 * e.value).toFixed(1)} [${(100 * e.low).toFixed(1)}, ${(100 * e.high).toFixed(1)}]` : '–';
 
+/** "6.25 [5.50, 7.00]": an MT-Bench mean score with its interval. */
+const score = (e: Estimate | undefined) => (e && e.n > 0 ? formatEstimate(e, { percent: false, digits: 2 }).replace(/\s\(n=\d+\)/, '') : '–');
+
+/** A metric's value as people read it: rates in percent, MT-Bench on its 1-10 scale. */
+export function formatMetric(metric: string, value: number): string {
+  return metric.startsWith('mtBench.') ? value.toFixed(2) : pct(value);
+}
+
 export interface ReportExtras {
   baselineSuites?: SuiteSummaries | undefined;
   best?: BestIteration | null | undefined;
@@ -19,6 +27,7 @@ export interface ReportExtras {
 
 export function reportRows(baseline: EvalScore | null, summaries: IterationSummary[], extras: ReportExtras = {}): string[][] {
   const ifeval = extras.baselineSuites?.ifeval ?? summaries.find((s) => s.suites?.ifeval)?.suites?.ifeval;
+  const mtBench = extras.baselineSuites?.mtBench ?? summaries.find((s) => s.suites?.mtBench)?.suites?.mtBench;
   const head = ['iteration', 'instructions', 'pairs (rule filter)', 'kept (scores > C)', 'keep rate', 'train loss'];
   const suiteHead = ifeval
     ? [
@@ -29,12 +38,19 @@ export function reportRows(baseline: EvalScore | null, summaries: IterationSumma
         'Δ vs base (pts)',
         'Δ vs iter 1',
       ]
-    : ['eval (prompt-strict)'];
+    : mtBench
+      ? []
+      : ['eval (prompt-strict)'];
+  if (mtBench) suiteHead.push(`MT-Bench turn 1 (n=${mtBench.questions})`, 'turn 2', `unparsable (of ${mtBench.total})`);
   const rows = [[...head, ...suiteHead, 'note']];
-  const suiteCells = (s: SuiteSummaries | undefined, evalScore: number | null, deltas?: IterationSummary['deltas']) =>
-    ifeval
+  const suiteCells = (s: SuiteSummaries | undefined, evalScore: number | null, deltas?: IterationSummary['deltas']) => [
+    ...(ifeval
       ? [rate(s?.ifeval?.promptStrict), rate(s?.ifeval?.promptLoose), rate(s?.ifeval?.instructionStrict), rate(s?.ifeval?.instructionLoose), delta(deltas?.vsBase), delta(deltas?.vsFirst)]
-      : [pct(evalScore)];
+      : mtBench
+        ? []
+        : [pct(evalScore)]),
+    ...(mtBench ? [score(s?.mtBench?.turn1Score), score(s?.mtBench?.turn2Score), s?.mtBench ? String(s.mtBench.unparsable) : '–'] : []),
+  ];
   if (baseline || extras.baselineSuites) {
     rows.push(['0 (base)', '–', '–', '–', '–', '–', ...suiteCells(extras.baselineSuites, baseline?.promptStrict ?? null), bestMark(extras.best, 0)]);
   }
@@ -62,7 +78,7 @@ export function reportFooter(extras: ReportExtras): string[] {
   const lines: string[] = [];
   if (extras.best) {
     const which = extras.best.iteration === 0 ? 'the base model' : `iteration ${extras.best.iteration}`;
-    lines.push(`best: ${which} by ${extras.best.metric} = ${pct(extras.best.value)} (model ${extras.best.model.uri})`);
+    lines.push(`best: ${which} by ${extras.best.metric} = ${formatMetric(extras.best.metric, extras.best.value)} (model ${extras.best.model.uri})`);
   }
   if (extras.stoppedEarly) lines.push(`stopped early: ${extras.stoppedEarly}`);
   return lines;

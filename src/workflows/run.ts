@@ -26,7 +26,7 @@ import { ErrorType } from '../errors.js';
 import { activitiesFor } from './activities.js';
 import { iSheepIteration } from './iteration.js';
 import { pauseSignal, resumeSignal, runProgressQuery, setIterationsUpdate, stopAfterIterationSignal } from './messages.js';
-import { renderReport } from './report.js';
+import { formatMetric, renderReport } from './report.js';
 import { ITERATION_ATTRIBUTE, STAGE_ATTRIBUTE } from './search-attributes.js';
 import type { IterationCard, IterationSummary, RunProgress, RunResult } from './types.js';
 
@@ -117,7 +117,7 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
     mark('baseline', 0);
     if (suites) {
       const generate = shardedGenerator({ config, activities, unpaused: () => condition(() => !progress.paused), shards: { done: 0, total: 0 }, generation: baselineGeneration });
-      progress.baselineSuites = await evaluateModel({ config, run, dataDir: evalDataDir, activities, generate, seed: config.seed }, 'base', base, config.model.baseChatTemplate);
+      progress.baselineSuites = await evaluateModel({ config, run, dataDir: evalDataDir, activities, generate, seed: config.seed, base }, 'base', base, config.model.baseChatTemplate);
       const value = metricOf(progress.baselineSuites, select);
       if (value !== null) progress.best = { iteration: 0, metric: select, value, model: base };
     } else {
@@ -195,7 +195,7 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
     const patience = config.evaluation.patience;
     const bestAt = progress.best?.iteration ?? 0;
     if (patience === null || t - bestAt < patience || t >= progress.iterations) return false;
-    progress.stoppedEarly = `${select} has not improved on iteration ${bestAt}'s ${progress.best ? (100 * progress.best.value).toFixed(1) : '–'}% for ${t - bestAt} iteration(s) (evaluation.patience ${patience})`;
+    progress.stoppedEarly = `${select} has not improved on iteration ${bestAt}'s ${progress.best ? formatMetric(select, progress.best.value) : '–'} for ${t - bestAt} iteration(s) (evaluation.patience ${patience})`;
     return true;
   }
 

@@ -73,6 +73,7 @@ function reply(row, seed) {
     }
     return items.join('\n\n') + `\n\n${first + 4}. Instruction: Cut off mid`;
   }
+  if (text.includes('[[rating]]')) return `The answer is ${h[3] % 2 ? 'helpful' : 'thin'}. Rating: [[${1 + (h[0] % 10)}]]`; // an MT-Bench judge
   if (text.includes('||')) {
     const r = h[0] % 10;
     if (r === 0) return 'I think this answer is fine.';
