@@ -50,7 +50,12 @@ describe('a run of the real engine on the demo model', () => {
       // Grading is checked in the next test: a 135M grader may emit no parsable score, and this one must train.
       assessment: { level: 'none' },
       training: { maxSteps: 2, cutoffLen: 128, perDeviceBatchSize: 2, warmupSteps: 0 },
-      evaluation: { sampling: { temperature: 0, topP: 1, maxNewTokens: 16 } },
+      // Small real suites: 6 IFEval prompts scored by lm-eval's checker (score-ifeval), 2 MT-Bench questions judged by M_0.
+      evaluation: {
+        sampling: { temperature: 0, topP: 1, maxNewTokens: 16 },
+        suites: { ifeval: { limit: 6 }, mtBench: { limit: 2 } },
+        judge: { sampling: { temperature: 0, topP: 1, maxNewTokens: 16 } },
+      },
     });
     const result = (await withWorkers(workers, () =>
       env.client.workflow.execute('iSheepRun', { taskQueue: WORKFLOW_QUEUE, workflowId: name, args: [config] }),
@@ -71,17 +76,25 @@ describe('a run of the real engine on the demo model', () => {
     expect(summary.kept).toBeGreaterThan(0);
     // Training: a finite loss, a merged model folder whose weights moved, and that loads and generates.
     expect(Number.isFinite(summary.trainLoss)).toBe(true);
-    const modelDir = store.path(result.finalModel.uri);
+    const modelDir = store.path(result.lastModel!.uri);
     expect(existsSync(join(modelDir, 'config.json'))).toBe(true);
     const baseDir = store.path(readFileSync(join(run, 'iter-1', 'model.spec.json'), 'utf8').match(/"base_model": "([^"]+)"/)![1]!.replace(`${store.root}/`, ''));
     const diff = JSON.parse(execFileSync(tools.python, [join(PROJECT_ROOT, 'test', 'support', 'compare_weights.py'), baseDir, modelDir], { encoding: 'utf8' }));
     expect(diff.shared).toBe(diff.tensors);
     expect(diff.changed).toBeGreaterThan(0);
     expect(diff.max_abs_diff).toBeGreaterThan(0);
-    const evalOut = jsonl(join(run, 'eval', 'iter-1.raw.jsonl'));
-    expect(evalOut.length).toBe(24);
+    // Evaluation: real generations, scored by the reference IFEval checker; MT-Bench judged on both turns.
+    const evalOut = jsonl(join(run, 'eval', 'iter-1', 'ifeval.raw.jsonl'));
+    expect(evalOut.length).toBe(6);
     expect(evalOut.some((r) => r.text.trim().length > 0)).toBe(true);
-    expect(summary.evalScore).toBeGreaterThanOrEqual(0);
+    const scores = jsonl(join(run, 'eval', 'iter-1', 'ifeval.scores.jsonl'));
+    expect(scores.map((r) => r.id)).toEqual(evalOut.map((r) => r.id));
+    expect(scores.every((r) => r.instruction_strict.length === r.instruction_id_list.length)).toBe(true);
+    expect(summary.suites!.ifeval!.items).toBe(6);
+    expect(summary.evalScore).toBe(summary.suites!.ifeval!.promptStrict.value);
+    expect(summary.suites!.mtBench!.total).toBe(4);
+    expect(result.baselineSuites!.ifeval!.items).toBe(6);
+    expect(result.best).not.toBeNull();
   }, 900_000);
 
   it('grades pairs with the model itself and accounts for every judgment', async () => {
