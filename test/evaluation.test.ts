@@ -39,7 +39,7 @@ describe('evaluation suites in a run', () => {
   it('scores every model on a seeded IFEval subset, names the best iteration and stops when the metric stops improving', async () => {
     const store = tempStore();
     const workers = await hostWorkers(env, store, fakeEngine({ FAKE_IFEVAL_CURVE: '0.5,0.7,0.6,0.55,0.5,0.4' }));
-    const cfg = config('eval-patience', { iterations: 5, evaluation: { suites: { ifeval: { limit: 40 } }, patience: 2 } });
+    const cfg = config('eval-patience', { iterations: 5, evaluation: { suites: { ifeval: { limit: 40 }, mtBench: { limit: 8 } }, patience: 2 } });
     const result = (await withWorkers(workers, () =>
       env.client.workflow.execute('iSheepRun', { taskQueue: WORKFLOW_QUEUE, workflowId: 'eval-patience', args: [cfg] }),
     )) as RunResult;

@@ -45,7 +45,7 @@ describe('iSheepRun on a real dev server with the test engine', () => {
       expect(s.trainLoss).toBe(1.5);
       expect(s.evalScore).not.toBeNull();
     }
-    expect(result.baselineSuites?.ifeval?.items).toBe(48); // the demo preset's seeded IFEval subset
+    expect(result.baselineSuites?.ifeval?.items).toBe(24); // the demo preset's seeded IFEval subset
     expect(result.best).not.toBeNull();
     expect(result.lastModel?.uri).toBe('runs/wf-two-iterations/iter-2/model');
     expect(result.finalModel).toEqual(result.best!.model); // the run's result is its best model
