@@ -25,21 +25,25 @@ import importlib.util
 import os
 import sys
 import time
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from . import protocol
 from .files import sha256_file, staged_dir, write_json_atomic
 from .models import count_params, quiet_libraries
 from .protocol import BadInput, ModelLoadError
-from .spec import Field, load_spec, path_field
+from .spec import AbsolutePath, SpecModel, check, load_spec
 
 MARKER = "isheep-import.json"
 ROUND_TRIP_TEXT = "The quick brown fox jumps over the lazy dog. Numbers 12345, punctuation: (ok)!"
 
-SPEC = {
-    "source": Field((str,), check=lambda v: None if v.strip() else "must not be empty"),
-    "output": path_field(),
-}
+
+class ImportModelSpec(SpecModel):
+    """The spec of an import-model job (see the import_model module's docstring)."""
+
+    source: Annotated[str, check(str.strip, "must not be empty"), Field(json_schema_extra={"pattern": "\\S"})]
+    output: AbsolutePath
 
 
 def make_parser():
@@ -196,7 +200,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     def job(args):
         quiet_libraries()
-        spec = load_spec(args.spec, SPEC)
+        spec = load_spec(args.spec, ImportModelSpec)
         protocol.result(**run(spec))
 
     return protocol.run_job(job, make_parser(), argv)

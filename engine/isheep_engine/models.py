@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from .protocol import BadInput, ModelLoadError
 
-DTYPES = ("auto", "float32", "bfloat16", "float16")
-DEVICES = ("auto", "cpu", "cuda")
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]  # a spec's "dtype"
+Device = Literal["auto", "cpu", "cuda"]  # a spec's "device"
 
 
 def quiet_libraries() -> None:

@@ -1,5 +1,5 @@
-"""The "openai" backend of the generate job: each row is sent to an OpenAI-compatible HTTP server (vLLM, SGLang,
-TGI, llama.cpp, Ollama, or a hosted API used as an outside judge). Standard library only.
+"""The "openai" backend of the generate job (backend.Backend): each row is sent to an OpenAI-compatible HTTP
+server (vLLM, SGLang, TGI, llama.cpp, Ollama, or a hosted API used as an outside judge). Standard library only.
 
 Requests (JSON, POST):
   "messages" rows -> {base_url}/chat/completions  {"model", "messages" (system_prompt rule applied), ...}
@@ -41,8 +41,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import protocol
-from .generate import PartialWriter, Request, batch_seed, cut_at_stop, make_row, with_system_prompt
+from .backend import Sink
 from .protocol import BadInput, EngineError
+from .rows import Request, batch_seed, cut_at_stop, make_row, with_system_prompt
 
 RETRY_STATUSES = frozenset({408, 429})  # and every 5xx
 BACKOFF_FIRST_S = 0.5
@@ -191,7 +192,7 @@ class OpenAIBackend:
         self._opener = _opener(self._sockets)
         protocol.progress(stage="requesting")
 
-    def run(self, requests: list[Request], sink: PartialWriter) -> float:
+    def run(self, requests: list[Request], sink: Sink) -> float:
         """Generates the rows not in sink.done; returns the seconds spent (wall time of the requests)."""
         todo = [r for r in requests if r.id not in sink.done]
         if not todo:

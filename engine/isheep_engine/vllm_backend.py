@@ -1,4 +1,4 @@
-"""The vLLM backend of generate: offline continuous batching, tensor parallel over the job's GPUs.
+"""The vLLM backend of generate (backend.Backend): offline continuous batching, tensor parallel over the job's GPUs.
 
 Chosen by "backend": "vllm", or by "auto" when the vllm package can be imported and the job runs on CUDA. vLLM
 pins its own torch and transformers, so it lives in an engine environment of its own (engine/requirements-vllm.lock,
@@ -6,7 +6,7 @@ built by `ISHEEP_ENGINE=vllm node scripts/setup.mjs`); the default environment h
 transformers backend.
 
 What stays the same as the transformers backend, so that the two are interchangeable in a run:
-  - prompts are rendered to token ids by the same tokenizer and chat template (render_ids in generate.py) and
+  - prompts are rendered to token ids by the same tokenizer and chat template (rows.render_ids) and
     handed to vLLM as token ids, so vLLM's own templating never applies;
   - generation stops at every eos id of the model's generation config and tokenizer (eos_token_ids), and at the
     spec's stop strings, which are cut from the text;
@@ -26,8 +26,9 @@ import time
 from typing import Any
 
 from . import protocol
-from .generate import batch_seed, make_row, render_ids
+from .backend import Sink
 from .models import eos_token_ids, load_tokenizer
+from .rows import Request, batch_seed, make_row, render_ids
 
 
 def vllm_installed() -> bool:
@@ -116,11 +117,11 @@ class VLLMBackend:
             output_kind=RequestOutputKind.FINAL_ONLY,
         )
 
-    def run(self, requests: list[Any], sink: Any) -> float:
+    def run(self, requests: list[Request], sink: Sink) -> float:
         """Generates the rows not in sink.done; returns the seconds spent generating."""
         spec = self.spec
         engine = self.llm.llm_engine
-        pending: dict[str, Any] = {}
+        pending: dict[str, Request] = {}
         for req in requests:
             if req.id in sink.done:
                 continue

@@ -68,11 +68,11 @@ def write_partial(spec: dict, text: str, **made_from_changes) -> None:
     """OUTPUT.partial holding ``text``, as an earlier generate run would have left it: its record (written by the
     engine's own code) first, naming what ``spec`` is made from, with ``made_from_changes`` applied (a partial
     of another input, model or seed)."""
-    from isheep_engine import generate
-    from isheep_engine.spec import check_object
+    from isheep_engine import generate, partial as records
+    from isheep_engine.spec import check_spec
 
-    full = check_object(json.loads(json.dumps(spec)), generate.SPEC, "spec")
-    partial = generate.partial_path(full["output"])
+    full = check_spec(json.loads(json.dumps(spec)), generate.GenerateSpec)
+    partial = records.partial_path(full["output"])
     os.makedirs(os.path.dirname(partial), exist_ok=True)
-    generate.write_meta(partial, {**generate.made_from(full), **made_from_changes})
+    records.write_meta(partial, {**generate.made_from(full), **made_from_changes})
     Path(partial).write_text(text)

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ENGINE, JobRun, engine_env, run_job
 from isheep_engine.files import exclusive_lock
-from isheep_engine.train import last_complete_checkpoint
+from isheep_engine.checkpoints import last_complete_checkpoint
 
 PY = sys.executable
 

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from conftest import ENGINE, engine_env, run_job, write_partial
-from isheep_engine.generate import batch_seed, bucket_rows, bucket_width, cut_at_stop, resolve_cache
+from isheep_engine.rows import batch_seed, cut_at_stop
+from isheep_engine.transformers_backend import bucket_rows, bucket_width, resolve_cache
 from isheep_engine.protocol import BadInput
 
 ROWS = [

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from isheep_engine import generate, train
+from isheep_engine import generate, partial, train
 from isheep_engine.identity import MISSING, model_identity
-from isheep_engine.spec import check_object
+from isheep_engine.spec import check_spec
 
 
 def _model_folder(path):
@@ -49,7 +49,7 @@ def _generate_spec(tmp_path, **over):
         (tmp_path / "in.jsonl").write_text('{"id": "a", "prompt": "Hello"}\n')
     spec = {"model": str(tmp_path / "m"), "input": str(tmp_path / "in.jsonl"), "output": str(tmp_path / "o.jsonl"),
             "device": "cpu", "sampling": {"max_new_tokens": 4, "seed": 1}, **over}
-    return check_object(spec, generate.SPEC, "spec")
+    return check_spec(spec, generate.GenerateSpec)
 
 
 def _differs(tmp_path, base, **over):
@@ -95,12 +95,12 @@ def test_openai_rows_depend_on_the_endpoint_not_on_its_key(tmp_path):
 
 def test_stale_reason_names_what_changed(tmp_path):
     made = generate.made_from(_generate_spec(tmp_path))
-    generate.write_meta(str(tmp_path / "o.jsonl"), made)
-    meta = generate.read_meta(str(tmp_path / "o.jsonl"))
-    assert generate.stale_reason(meta, made) is None
-    assert generate.stale_reason(meta, {**made, "batch_size": 2, "model": "x"}) == \
+    partial.write_meta(str(tmp_path / "o.jsonl"), made)
+    meta = partial.read_meta(str(tmp_path / "o.jsonl"))
+    assert partial.stale_reason(meta, made) is None
+    assert partial.stale_reason(meta, {**made, "batch_size": 2, "model": "x"}) == \
         "made from a different batch_size, model"
-    assert "no record" in generate.stale_reason(None, made)
+    assert "no record" in partial.stale_reason(None, made)
 
 
 def test_train_fingerprint_follows_the_data_bytes_and_the_base_model(tmp_path):
@@ -108,8 +108,8 @@ def test_train_fingerprint_follows_the_data_bytes_and_the_base_model(tmp_path):
     data = tmp_path / "data.jsonl"
     row = {"id": "1", "instruction": "Name a planet.", "input": "", "response": "Mars."}
     data.write_text(json.dumps(row) + "\n")
-    spec = check_object({"base_model": str(base), "data": str(data), "output": str(tmp_path / "out"),
-                         "work_dir": str(tmp_path / "work")}, train.SPEC, "spec")
+    spec = check_spec({"base_model": str(base), "data": str(data), "output": str(tmp_path / "out"),
+                       "work_dir": str(tmp_path / "work")}, train.TrainSpec)
     fingerprint = train.train_fingerprint(spec)
     assert train.train_fingerprint(dict(spec)) == fingerprint
     data.write_text(json.dumps({**row, "response": "Venus."}) + "\n")  # same path, other pairs

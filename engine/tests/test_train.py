@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from conftest import ENGINE, JobRun, engine_env, run_job
-from isheep_engine.train import IGNORE_INDEX, build_example, split
+from isheep_engine.train_data import IGNORE_INDEX, build_example, split
 
 ROWS = [
     {"id": "1", "instruction": "Give a synonym for happy.", "input": "", "response": "Joyful."},

@@ -9,7 +9,8 @@ import pytest
 
 from conftest import run_job
 from isheep_engine import generate, vllm_backend
-from isheep_engine.generate import choose_backend, render_ids, Request
+from isheep_engine.generate import choose_backend
+from isheep_engine.rows import Request, render_ids
 from isheep_engine.models import load_tokenizer
 
 FAKE_VLLM = Path(__file__).resolve().parent / "fake_vllm"

@@ -1,0 +1,152 @@
+"""The transformers backend of generate (backend.Backend): plain Hugging Face transformers, in batches of similar
+prompt length, on CPU or CUDA. How "cache" and "compile" apply, and why batches are padded to fixed shapes with a
+static cache, is in generate.py's docstring.
+
+Each batch is seeded from (sampling.seed, the ids of its rows) (rows.batch_seed), and batches are cut from the rows
+sorted by prompt length, batch_size at a time, so a resumed run writes the same rows as an uninterrupted one on
+the same device: a batch all of whose rows are already done is skipped, one partly done is generated again and
+only its missing rows are kept.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from . import protocol
+from .backend import Sink
+from .models import eos_token_ids, load_causal_lm, load_tokenizer, resolve_device, resolve_dtype, setup_threads
+from .protocol import BadInput
+from .rows import Request, batch_seed, cut_at_stop, make_row, render_ids
+
+Cache = Literal["auto", "dynamic", "static"]  # a spec's "cache"
+PROMPT_BUCKET = 64  # with a static cache, prompts are left-padded to a multiple of this many tokens
+
+
+def resolve_cache(cache: str, compile_: str | bool, device: str) -> tuple[str, bool]:
+    """The (cache, compile) a spec's "cache" and "compile" come to on ``device``."""
+    if cache == "auto":
+        cache = "static" if device == "cuda" or compile_ is True else "dynamic"
+    if compile_ == "auto":
+        compile_ = device == "cuda" and cache == "static"
+    if compile_ and cache != "static":
+        raise BadInput('spec: "compile": true needs a static KV cache ("cache": "static" or "auto")')
+    return cache, bool(compile_)
+
+
+def bucket_width(n: int, step: int = PROMPT_BUCKET) -> int:
+    """n rounded up to a multiple of step."""
+    return max(step, -(-n // step) * step)
+
+
+def bucket_rows(n: int, batch_size: int) -> int:
+    """n rounded up to a power of two, at most batch_size (and never below n)."""
+    return max(n, min(batch_size, 1 << max(0, (n - 1).bit_length())))
+
+
+class TransformersBackend:
+    """Generation with plain Hugging Face transformers, in batches of similar prompt length."""
+
+    def __init__(self, spec: dict[str, Any]):
+        from transformers import CompileConfig, GenerationConfig
+
+        device = resolve_device(spec["device"])
+        dtype = resolve_dtype(spec["dtype"], device)
+        self.cache, self.compile = resolve_cache(spec["cache"], spec["compile"], device)
+        setup_threads(device)
+        protocol.progress(stage="loading")
+        self.spec = spec
+        self.device = device
+        self.tokenizer = load_tokenizer(spec["model"], padding_side="left")
+        self.model = load_causal_lm(spec["model"], device, dtype)
+        self.eos_ids = eos_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
+        self.pad_id = int(self.tokenizer.pad_token_id)
+        # Start from a bare generation config so that only the spec's sampling settings apply (no model
+        # defaults such as top_k or repetition_penalty sneaking in).
+        extra: dict[str, Any] = {}
+        if self.cache == "static":
+            extra["cache_implementation"] = "static"
+            if self.compile:
+                compile_config = CompileConfig() if device == "cuda" else CompileConfig(mode="default")
+                if device != "cuda":
+                    compile_config._compile_all_devices = True  # transformers compiles on CUDA only unless told
+                extra["compile_config"] = compile_config
+            else:
+                extra["disable_compile"] = True
+        self.model.generation_config = GenerationConfig(
+            bos_token_id=self.tokenizer.bos_token_id, eos_token_id=self.eos_ids, pad_token_id=self.pad_id, **extra
+        )
+
+    def run(self, requests: list[Request], sink: Sink) -> float:
+        """Generates the rows not in sink.done; returns the seconds spent generating."""
+        spec, sampling = self.spec, self.spec["sampling"]
+        for req in requests:
+            req.ids = render_ids(self.tokenizer, req, spec["system_prompt"])
+        order = sorted(requests, key=lambda r: (-len(r.ids or []), r.index))
+        bs = spec["batch_size"]
+        if self.cache == "static" and order:
+            # One cache size for the whole run (the longest prompt's bucket + max_new_tokens): the cache, and so
+            # the compiled decode graph, are the same for every batch.
+            self.model.generation_config.max_cache_len = (bucket_width(len(order[0].ids or []))
+                                                          + sampling["max_new_tokens"])
+        gen_time = 0.0
+        for batch in (order[i:i + bs] for i in range(0, len(order), bs)):
+            if all(r.id in sink.done for r in batch):
+                continue
+            t0 = time.monotonic()
+            outs = self.generate([r.ids or [] for r in batch], sampling,
+                                 batch_seed(sampling["seed"], [r.id for r in batch]), spec["stop"])
+            gen_time += time.monotonic() - t0
+            for req, o in zip(batch, outs):
+                if req.id not in sink.done:  # else kept from the earlier run
+                    sink.add(make_row(req, o["text"], len(req.ids or []), o["new_tokens"], o["finish_reason"]))
+            sink.commit(force=True)
+        return gen_time
+
+    def generate(self, prompts: list[list[int]], sampling: dict[str, Any], seed: int,
+                 stop: list[str] | None) -> list[dict[str, Any]]:
+        import torch
+
+        rows = len(prompts)
+        width = max(len(p) for p in prompts)
+        if self.cache == "static":  # fixed shapes, so that compiled graphs are reused across batches
+            width = bucket_width(width)
+            prompts = prompts + [prompts[0]] * (bucket_rows(rows, self.spec["batch_size"]) - rows)
+        input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(prompts), width), dtype=torch.long)
+        for i, p in enumerate(prompts):
+            input_ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
+            attention[i, width - len(p):] = 1
+        kwargs: dict[str, Any] = {"max_new_tokens": sampling["max_new_tokens"]}
+        if sampling["temperature"] > 0:
+            kwargs.update(do_sample=True, temperature=sampling["temperature"], top_p=sampling["top_p"], top_k=0)
+        else:
+            kwargs.update(do_sample=False)
+        if stop:
+            kwargs.update(stop_strings=list(stop), tokenizer=self.tokenizer)
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
+            )
+        gen = out[:rows, width:].tolist()
+        eos = set(self.eos_ids)
+        results = []
+        for tokens in gen:
+            end, hit_eos = len(tokens), False
+            for j, t in enumerate(tokens):
+                if t in eos:
+                    end, hit_eos = j, True
+                    break
+            if not hit_eos:
+                while end > 0 and tokens[end - 1] == self.pad_id:
+                    end -= 1  # rows stopped by a stop string are padded to the batch's length
+            new_tokens = end + 1 if hit_eos else end
+            text = self.tokenizer.decode(tokens[:end], skip_special_tokens=True)
+            text, stopped = cut_at_stop(text, stop)
+            if hit_eos or stopped or new_tokens < sampling["max_new_tokens"]:
+                finish = "stop"
+            else:
+                finish = "length"
+            results.append({"text": text, "new_tokens": new_tokens, "finish_reason": finish})
+        return results
