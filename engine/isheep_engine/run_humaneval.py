@@ -51,7 +51,8 @@ from typing import Any, Optional
 
 from pydantic import ConfigDict, Field
 
-from . import jobspec, protocol
+from . import protocol
+from .spec import AbsolutePath, SpecModel, read_spec, validate
 from .files import read_jsonl, write_jsonl_atomic
 from .protocol import BadInput
 
@@ -62,16 +63,16 @@ GRACE_S = 2.0  # the CPU limit is the timeout plus this, so the wall clock norma
 STDERR_TAIL = 2000  # characters of a child's stderr kept when it ended without a report
 
 
-class RunHumanevalSpec(jobspec.JobSpec):
-    input: jobspec.AbsolutePath
-    output: jobspec.AbsolutePath
+class RunHumanevalSpec(SpecModel):
+    input: AbsolutePath
+    output: AbsolutePath
     timeout_s: float = Field(10.0, gt=0, le=3600)
     memory_mb: int = Field(1024, ge=64, le=1 << 20)
     workers: Optional[int] = Field(None, ge=1, le=256)
     allow_network: bool = False
 
 
-class Row(jobspec.JobSpec):
+class Row(SpecModel):
     model_config = ConfigDict(extra="ignore")
     id: str
     completion: str
@@ -249,7 +250,7 @@ def read_rows(path: str, problems: dict[str, dict[str, Any]]) -> list[Row]:
     rows: list[Row] = []
     seen: dict[str, int] = {}
     for lineno, raw in read_jsonl(path):
-        row = jobspec.validate(Row, raw, f"{path} line {lineno}")
+        row = validate(Row, raw, f"{path} line {lineno}")
         if row.id not in problems:
             raise BadInput(f"{path} line {lineno}: unknown task id {row.id!r} (expected HumanEval/0 .. "
                            f"HumanEval/{len(problems) - 1})")
@@ -318,7 +319,7 @@ def run(spec: RunHumanevalSpec) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     def job(args):
-        protocol.result(**run(jobspec.load(args.spec, RunHumanevalSpec)))
+        protocol.result(**run(read_spec(args.spec, RunHumanevalSpec)))
 
     return protocol.run_job(job, protocol.job_parser("isheep_engine run-humaneval", __doc__), argv)
 

@@ -16,13 +16,15 @@ import os
 import sys
 from typing import Any
 
-from . import generate, import_model, train
+from . import generate, import_model, run_humaneval, score_ifeval, train
 from .spec import SpecModel
 
 SPECS: dict[str, type[SpecModel]] = {
     "import-model": import_model.ImportModelSpec,
     "generate": generate.GenerateSpec,
     "train": train.TrainSpec,
+    "score-ifeval": score_ifeval.ScoreIfevalSpec,
+    "run-humaneval": run_humaneval.RunHumanevalSpec,
 }
 FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas")
 

@@ -47,7 +47,8 @@ from typing import Any, Union
 
 from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
-from . import jobspec, protocol
+from . import protocol
+from .spec import AbsolutePath, SpecModel, read_spec, validate
 from .files import read_jsonl, write_jsonl_atomic
 from .protocol import BadInput
 
@@ -56,13 +57,13 @@ PUNKT_TAB = "tokenizers/punkt_tab/english/"
 PROGRESS_EVERY = 100  # items
 
 
-class ScoreIfevalSpec(jobspec.JobSpec):
-    input: jobspec.AbsolutePath
-    output: jobspec.AbsolutePath
+class ScoreIfevalSpec(SpecModel):
+    input: AbsolutePath
+    output: AbsolutePath
     seed: int = 0
 
 
-class Item(jobspec.JobSpec):
+class Item(SpecModel):
     model_config = ConfigDict(extra="ignore")  # a row may carry IFEval's "key" and more
     id: Union[StrictStr, StrictInt]
     prompt: str
@@ -149,7 +150,7 @@ def read_items(path: str) -> list[tuple[int, Item]]:
     items: list[tuple[int, Item]] = []
     seen: dict[Any, int] = {}
     for lineno, row in read_jsonl(path):
-        item = jobspec.validate(Item, row, f"{path} line {lineno}")
+        item = validate(Item, row, f"{path} line {lineno}")
         if len(item.kwargs) != len(item.instruction_id_list):
             raise BadInput(f"{path} line {lineno}: {len(item.instruction_id_list)} instructions but "
                            f"{len(item.kwargs)} kwargs objects; expected one per instruction")
@@ -233,7 +234,7 @@ def run(spec: ScoreIfevalSpec) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     def job(args):
-        protocol.result(**run(jobspec.load(args.spec, ScoreIfevalSpec)))
+        protocol.result(**run(read_spec(args.spec, ScoreIfevalSpec)))
 
     return protocol.run_job(job, protocol.job_parser("isheep_engine score-ifeval", __doc__), argv)
 

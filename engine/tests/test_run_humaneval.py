@@ -158,8 +158,8 @@ def test_without_a_network_namespace_nothing_runs_unless_allowed(tmp_path, probl
 
 
 @pytest.mark.parametrize("spec_over, rows, needles", [
-    ({"timeout": 5}, None, ["timeout", "Extra inputs"]),
-    ({"timeout_s": 0}, None, ["timeout_s", "greater than 0"]),
+    ({"timeout": 5}, None, ["timeout", "unknown key"]),
+    ({"timeout_s": 0}, None, ["timeout_s", "must be > 0"]),
     ({"timeout_s": "10"}, None, ["timeout_s"]),
     ({"memory_mb": 1.5}, None, ["memory_mb"]),
     ({"memory_mb": 8}, None, ["memory_mb"]),

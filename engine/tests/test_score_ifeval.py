@@ -210,7 +210,7 @@ def _item(**over) -> dict:
 
 
 @pytest.mark.parametrize("spec_over, rows, needles", [
-    ({"sed": 1}, [_item()], ["sed", "Extra inputs"]),
+    ({"sed": 1}, [_item()], ["sed", "unknown key"]),
     ({"seed": "1"}, [_item()], ["seed"]),
     ({"seed": True}, [_item()], ["seed"]),
     ({"output": "relative/out.jsonl"}, [_item()], ["output", "absolute"]),
