@@ -5,6 +5,7 @@
     python -m isheep_engine train --spec spec.json
     python -m isheep_engine score-ifeval --spec spec.json
     python -m isheep_engine run-humaneval --spec spec.json
+    python -m isheep_engine humaneval-problems --spec spec.json
 
 stdout carries only JSON event lines (see protocol.py); logs go to stderr.
 """
@@ -17,7 +18,8 @@ import sys
 from . import protocol
 
 JOBS = {"import-model": "import_model", "generate": "generate", "train": "train",
-        "score-ifeval": "score_ifeval", "run-humaneval": "run_humaneval"}
+        "score-ifeval": "score_ifeval", "run-humaneval": "run_humaneval",
+        "humaneval-problems": "humaneval_problems"}
 
 
 def main(argv: list[str] | None = None) -> int:
