@@ -17,9 +17,10 @@ describe('the run config', () => {
     expect(c.training.perDeviceBatchSize * c.training.gradientAccumulationSteps).toBe(16);
   });
 
-  it('validates every preset', () => {
+  it('validates every preset (the paper preset once its external judge is named)', () => {
+    const judge = { evaluation: { judge: { endpoint: { baseUrl: 'http://judge:8000/v1', model: 'judge' } } } };
     for (const name of Object.keys(presets) as (keyof typeof presets)[]) {
-      expect(() => parseConfig(withPreset(name, { name: `preset-${name}` }))).not.toThrow();
+      expect(() => parseConfig(withPreset(name, { name: `preset-${name}`, ...(name === 'paper' ? judge : {}) }))).not.toThrow();
     }
   });
 

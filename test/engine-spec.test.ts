@@ -29,7 +29,7 @@ function problems(job: 'import-model' | 'generate' | 'train', spec: unknown): st
 }
 
 const store = new Store('/srv/isheep/store');
-const config = parseConfig(withPreset('paper', { name: 'spec-check', model: { base: 'Qwen/Qwen1.5-7B', device: 'cuda' } }));
+const config = parseConfig(withPreset('paper', { name: 'spec-check', model: { base: 'Qwen/Qwen1.5-7B', device: 'cuda' }, evaluation: { judge: { endpoint: { baseUrl: 'http://judge:8000/v1', model: 'judge' } } } }));
 const model = { uri: 'models/qwen-0123456789ab', label: 'Qwen/Qwen1.5-7B' };
 const requests = { uri: 'runs/spec-check/iter-1/responses.requests.jsonl', sha256: '0'.repeat(64), rows: 1000 };
 

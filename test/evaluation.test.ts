@@ -11,7 +11,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withPreset } from '../src/config/presets.js';
+import { parseConfig } from '../src/config/schema.js';
+import { resolveEvalDir } from '../src/activities/eval-data.js';
 import { WORKFLOW_QUEUE } from '../src/queues.js';
+import { renderCard } from '../src/cli/card.js';
+import { PROJECT_ROOT } from '../src/setup/tools.js';
+import { buildPairwiseJudgeRequests, parseAlpacaEvalOutputs } from '../src/stages/alpaca-eval.js';
+import { suitesNeedingData, type SuiteSummaries } from '../src/workflows/evaluate.js';
 import type { RunResult } from '../src/workflows/types.js';
 import { fakeEngine, hostWorkers, startTemporal, tempStore, withWorkers } from './support/env.js';
 
@@ -93,6 +99,90 @@ describe('evaluation suites in a run', () => {
     expect(report).toContain('stopped early:');
   });
 
+  it('runs AlpacaEval against the references, the previous and the base model in both orders, and HumanEval in the sandbox job', async () => {
+    const store = tempStore();
+    const workers = await hostWorkers(env, store, fakeEngine());
+    const cfg = config('eval-pairs', {
+      iterations: 2,
+      // The base model continues raw text (HumanEval: the prompt, cut at the stop sequences); iterations chat.
+      model: { base: 'fake-model', baseChatTemplate: false },
+      evaluation: {
+        suites: { ifeval: { enabled: false }, mtBench: { enabled: false }, alpacaEval: { enabled: true, limit: 6 }, humanEval: { enabled: true } },
+        select: 'humanEval.passAt1',
+      },
+    });
+    const result = (await withWorkers(workers, () =>
+      env.client.workflow.execute('iSheepRun', { taskQueue: WORKFLOW_QUEUE, workflowId: 'eval-pairs', args: [cfg] }),
+    )) as RunResult;
+    const dir = (label: string) => store.path(`runs/eval-pairs/eval/${label}`);
+    const [iter1, iter2] = result.summaries.map((s) => s.suites!);
+    expect(result.summaries).toHaveLength(2);
+
+    // Baselines: the base model only against the references; iteration 1 also against the base (its previous);
+    // iteration 2 against iteration 1 and the base.
+    const baselines = (s: SuiteSummaries | undefined) => s!.alpacaEval!.comparisons.map((c) => c.baseline);
+    expect(baselines(result.baselineSuites!)).toEqual(['gpt4_1106_preview', 'text_davinci_003']);
+    expect(baselines(iter1)).toEqual(['gpt4_1106_preview', 'text_davinci_003', 'base']);
+    expect(baselines(iter2)).toEqual(['gpt4_1106_preview', 'text_davinci_003', 'iter-1', 'base']);
+
+    // The judge gets AlpacaEval 2.0's exact prompt, each pair in both orders.
+    const data = join(PROJECT_ROOT, '..', 'shared', 'eval', 'alpaca_eval');
+    const template = readFileSync(join(data, 'judge/alpaca_eval_clf_gpt4_turbo/alpaca_eval_clf.txt'), 'utf8');
+    const reference = parseAlpacaEvalOutputs(readFileSync(join(data, 'gpt4_1106_preview.json'), 'utf8'));
+    const answers = rows(`${dir('iter-2')}/alpacaeval.raw.jsonl`);
+    expect(answers).toHaveLength(6);
+    const judgeRequests = new Map(rows(`${dir('iter-2')}/alpacaeval.judge.requests.jsonl`).map((r) => [r.id, r.messages]));
+    const first = answers[0];
+    const instruction = reference[Number(first.id.replace('alpaca-', ''))]!;
+    const expected = buildPairwiseJudgeRequests(template, { instruction: instruction.instruction, modelOutput: first.text, baselineOutput: instruction.output });
+    expect(judgeRequests.get(`${first.id}|gpt4_1106_preview|model_first`)).toEqual(expected[0].messages);
+    expect(judgeRequests.get(`${first.id}|gpt4_1106_preview|model_second`)).toEqual(expected[1].messages);
+    expect(expected[0].messages.at(-1)!.content).toContain(`"output": """${first.text}"""`);
+    const judgeSpec = JSON.parse(readFileSync(`${dir('iter-2')}/alpacaeval.judge.raw.jsonl.shards/0000.jsonl.spec.json`, 'utf8')); // 48 requests, shards of 16
+    expect(judgeSpec.model).toMatch(/models\/fake-model-/); // grader base
+    expect(judgeSpec.sampling).toMatchObject({ temperature: 0, max_new_tokens: 4 });
+
+    // Verdicts: the test judge favours the longer output in either order and gives no verdict on some pairs; those
+    // are counted, the other order's verdict still decides, and an item with neither is left out.
+    const scores = rows(`${dir('iter-2')}/alpacaeval.scores.jsonl`);
+    expect(scores).toHaveLength(6 * 4);
+    for (const comparison of iter2!.alpacaEval!.comparisons) {
+      const mine = scores.filter((s) => s.baseline === comparison.baseline);
+      const nulls = mine.filter((s) => s.modelOutput !== s.baselineOutput).flatMap((s) => [s.modelFirst, s.modelSecond]).filter((v) => v === null).length;
+      expect(comparison.unparsable).toBe(nulls);
+      expect(comparison.winRate.n + comparison.dropped).toBe(6);
+      expect(comparison.wins + comparison.losses + comparison.draws).toBe(comparison.winRate.n);
+    }
+    const vsGpt4 = iter2!.alpacaEval!.comparisons[0]!;
+    expect(vsGpt4.avgLength.baseline).toBeGreaterThan(vsGpt4.avgLength.model); // GPT-4 Turbo writes more
+    expect(vsGpt4.winRate.value).toBe(0); // and a length-biased judge prefers it in both orders
+    expect(iter2!.alpacaEval!.avgLength).toBe(vsGpt4.avgLength.model);
+
+    // HumanEval: the base model continues the prompt, cut at the stop sequences; a chat model's code block is taken.
+    const baseSpec = JSON.parse(readFileSync(`${dir('base')}/humaneval.raw.jsonl.spec.json`, 'utf8'));
+    expect(baseSpec.stop).toEqual(['\nclass', '\ndef', '\n#', '\nif', '\nprint']);
+    const iterSpec = JSON.parse(readFileSync(`${dir('iter-1')}/humaneval.raw.jsonl.spec.json`, 'utf8'));
+    expect(iterSpec.stop).toBeUndefined();
+    expect(rows(`${dir('base')}/humaneval.requests.jsonl`)[0]).toEqual({ id: 'HumanEval/0', prompt: 'def f0(x):\n    """Return x."""\n' });
+    const baseCompletions = rows(`${dir('base')}/humaneval.completions.jsonl`);
+    expect(baseCompletions.every((c) => !c.completion.includes('print') && !c.completion.includes('def other'))).toBe(true);
+    const chatCompletions = rows(`${dir('iter-1')}/humaneval.completions.jsonl`);
+    const passing = chatCompletions.filter((c) => c.completion.includes('return x')).length;
+    expect(chatCompletions.some((c) => c.completion.startsWith('\ndef f'))).toBe(true);
+    expect(iter1!.humanEval!.passAt1).toMatchObject({ value: passing / 5, n: 5 });
+    expect(iter1!.humanEval!.failures.failed).toBe(5 - passing);
+    expect(rows(`${dir('iter-1')}/humaneval.scores.jsonl`)).toHaveLength(5);
+
+    // The best iteration by pass@1; the report and the card show both suites.
+    const values = [result.baselineSuites!.humanEval!.passAt1.value, iter1!.humanEval!.passAt1.value, iter2!.humanEval!.passAt1.value];
+    expect(result.best!.value).toBe(Math.max(...values));
+    expect(result.best!.iteration).toBe(values.indexOf(Math.max(...values)));
+    const report = readFileSync(store.path('runs/eval-pairs/report.md'), 'utf8');
+    expect(report).toContain('AlpacaEval win % vs gpt4_1106_preview (n=6)');
+    expect(report).toContain('HumanEval pass@1 % (n=5)');
+    expect(renderCard(JSON.parse(readFileSync(store.path('runs/eval-pairs/iter-2/card.json'), 'utf8')))).toMatch(/AlpacaEval {2}win rate vs gpt4_1106_preview .* vs iter-1 .*\n {2}HumanEval {3}pass@1 /);
+  });
+
   it('fails at the start, before any model job, when a suite\'s data is nowhere to be found', async () => {
     const store = tempStore();
     const empty = mkdtempSync(join(tmpdir(), 'isheep-no-eval-data-'));
@@ -110,5 +200,21 @@ describe('evaluation suites in a run', () => {
     expect(cause.message).toContain('ISHEEP_EVAL_DATA');
     expect(cause.message).toContain('google/IFEval');
     expect(existsSync(store.path('models'))).toBe(false); // no model was imported
+  });
+});
+
+describe('the benchmark files a run needs', () => {
+  it('names the AlpacaEval files (1.0 only when asked for) and where they come from', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'isheep-no-eval-data-'));
+    const both = parseConfig(config('x', { evaluation: { suites: { ifeval: { enabled: false }, mtBench: { enabled: false }, alpacaEval: { enabled: true } }, select: 'alpacaEval.winRate' } }));
+    expect(suitesNeedingData(both)).toEqual(['alpacaEval', 'alpacaEval.text_davinci_003']);
+    expect(() => resolveEvalDir(empty, suitesNeedingData(both), {})).toThrow(
+      new RegExp(`evaluation.data: ${empty} has no alpaca_eval/gpt4_1106_preview.json, alpaca_eval/judge/alpaca_eval_clf_gpt4_turbo/alpaca_eval_clf.txt, alpaca_eval/text_davinci_003.json[\\s\\S]*tatsu-lab/alpaca_eval`),
+    );
+    const only2 = parseConfig(config('x', { evaluation: { suites: { alpacaEval: { enabled: true, references: ['gpt4_1106_preview'] } } } }));
+    expect(suitesNeedingData(only2)).toEqual(['ifeval', 'mtBench', 'alpacaEval']);
+    // HumanEval's problems come with the engine: no files to find.
+    expect(suitesNeedingData(parseConfig(config('x', { evaluation: { suites: { ifeval: { enabled: false }, mtBench: { enabled: false }, humanEval: { enabled: true } }, select: 'humanEval.passAt1' } })))).toEqual([]);
+    expect(() => parseConfig(config('x', { evaluation: { suites: { alpacaEval: { enabled: true, references: [], againstPrevious: false, againstBase: false } } } }))).toThrow(/compares with nothing/);
   });
 });

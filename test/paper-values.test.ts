@@ -12,7 +12,9 @@ import { BLACKLIST } from '../src/stages/prompt-filters.js';
 import { RULES } from '../src/stages/rule-filter.js';
 
 const text = readFileSync(join(PROJECT_ROOT, '..', 'shared', 'ISHEEP.md'), 'utf8').replace(/\s+/g, ' ');
-const paper = parseConfig(withPreset('paper', { name: 'paper' }));
+// The paper judged with GPT-4; the preset leaves the judge to the user.
+const JUDGE = { baseUrl: 'http://judge:8000/v1', model: 'gpt-4-1106-preview', apiKeyEnv: 'OPENAI_API_KEY' };
+const paper = parseConfig(withPreset('paper', { name: 'paper', evaluation: { judge: { endpoint: JUDGE } } }));
 
 /** The first capture of `re` in ISHEEP.md, as a number (commas dropped). */
 function read(re: RegExp): number {
@@ -60,5 +62,13 @@ describe('the paper preset matches ISHEEP.md', () => {
     expect(t.perDeviceBatchSize * t.gradientAccumulationSteps).toBe(read(/effective batch (\d+)/));
     expect(t.maxSamples).toBe(read(/at most ([\d,]+) samples/));
     expect(t.valFraction).toBe(read(/(\d+)% held out/) / 100);
+  });
+
+  it('evaluates the four benchmark suites in full with an external judge, which the user must name', () => {
+    const suites = paper.evaluation.suites;
+    for (const suite of [suites.ifeval, suites.mtBench, suites.alpacaEval, suites.humanEval]) expect(suite).toMatchObject({ enabled: true, limit: null });
+    expect(suites.alpacaEval.references).toEqual(['gpt4_1106_preview', 'text_davinci_003']);
+    expect(paper.evaluation.judge).toMatchObject({ grader: 'external', endpoint: { baseUrl: JUDGE.baseUrl } });
+    expect(() => parseConfig(withPreset('paper', { name: 'paper' }))).toThrow(/evaluation\.judge\.endpoint.*required when evaluation\.judge\.grader is "external"/s);
   });
 });

@@ -3,6 +3,7 @@
  * file's upstream and hub dataset):
  *   ifeval/input_data.jsonl        IFEval's 541 prompts {key, prompt, instruction_id_list, kwargs}
  *   mt_bench/question.jsonl, mt_bench/reference_answer/gpt-4.jsonl, mt_bench/judge_prompts.jsonl   (FastChat's)
+ *   alpaca_eval/gpt4_1106_preview.json, alpaca_eval/text_davinci_003.json, alpaca_eval/judge/alpaca_eval_clf_gpt4_turbo/alpaca_eval_clf.txt
  * is looked for, in order, at the config's evaluation.data, at $ISHEEP_EVAL_DATA on the worker, and at
  * ../shared/eval beside the project. The product does not need the last one: it is where this repository's
  * tests and demo find the data. A suite whose files are in none of them fails the run at its start, saying
@@ -13,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readLines } from '../artifacts/lines.js';
 import { PROJECT_ROOT } from '../setup/tools.js';
+import { parseAlpacaEvalOutputs, type AlpacaEvalExample, type AlpacaEvalReference } from '../stages/alpaca-eval.js';
 import { parseJudgePrompts, parseMtBenchQuestions, parseMtBenchReferences, referencesById } from '../stages/mt-bench.js';
 import { createRng } from '../stages/rng.js';
 
@@ -22,7 +24,17 @@ export const SUITE_FILES: Record<string, { files: string[]; hub: string }> = {
     files: ['mt_bench/question.jsonl', 'mt_bench/reference_answer/gpt-4.jsonl', 'mt_bench/judge_prompts.jsonl'],
     hub: 'the Hugging Face dataset HuggingFaceH4/mt_bench_prompts, and FastChat\'s fastchat/llm_judge/data (reference answers, judge prompts)',
   },
+  // The 805 instructions come from the 2.0 reference file, which every AlpacaEval run reads; 1.0's only when asked for.
+  alpacaEval: {
+    files: ['alpaca_eval/gpt4_1106_preview.json', 'alpaca_eval/judge/alpaca_eval_clf_gpt4_turbo/alpaca_eval_clf.txt'],
+    hub: 'the Hugging Face dataset tatsu-lab/alpaca_eval (config alpaca_eval_gpt4_baseline), and alpaca_eval\'s evaluators_configs/alpaca_eval_clf_gpt4_turbo',
+  },
+  'alpacaEval.text_davinci_003': {
+    files: ['alpaca_eval/text_davinci_003.json'],
+    hub: 'the Hugging Face dataset tatsu-lab/alpaca_eval (config alpaca_eval)',
+  },
 };
+
 
 export class EvalDataError extends Error {
   constructor(message: string) {
@@ -114,3 +126,38 @@ export async function readMtBench(dir: string, limit: number | null, seed: numbe
   };
 }
 
+
+export interface AlpacaEvalItem {
+  /** Position in the 805 (the id is alpaca-<index>). */
+  index: number;
+  instruction: string;
+  dataset: string;
+}
+
+/**
+ * AlpacaEval's instructions (or a seeded subset), the reference outputs asked for by instruction, and the judge
+ * template (alpaca_eval_clf.txt, the prompt of the 2.0 annotator).
+ */
+export async function readAlpacaEval(dir: string, limit: number | null, seed: number, references: readonly AlpacaEvalReference[]) {
+  const read = async (name: string): Promise<AlpacaEvalExample[]> => {
+    const file = join(dir, `alpaca_eval/${name}.json`);
+    try {
+      return parseAlpacaEvalOutputs(await readFile(file, 'utf8'));
+    } catch (error) {
+      throw new EvalDataError(`${file}: ${(error as Error).message}`);
+    }
+  };
+  const instructions = await read('gpt4_1106_preview');
+  const items = seededSubset(
+    instructions.map((row, index) => ({ index, instruction: row.instruction, dataset: row.dataset })),
+    limit,
+    seed,
+  );
+  const outputs: Partial<Record<AlpacaEvalReference, Map<string, string>>> = {};
+  for (const name of references) {
+    const rows = name === 'gpt4_1106_preview' ? instructions : await read(name);
+    outputs[name] = new Map(rows.map((r) => [r.instruction, r.output]));
+  }
+  const template = await readFile(join(dir, SUITE_FILES.alpacaEval!.files[1]!), 'utf8');
+  return { items, references: outputs, template };
+}

@@ -13,7 +13,9 @@ import { buildResponseRequest } from '../stages/responses.js';
 import { aggregateMtBench, buildJudgeRequest, mtBenchMessages, parseRating, UNPARSABLE_RATING, type MtBenchJudgment, type MtBenchSummary } from '../stages/mt-bench.js';
 import { RESPONSE_SYSTEM_PROMPT } from '../stages/responses.js';
 import { meanWithInterval, pairedDelta, proportion, type Estimate } from '../stages/stats.js';
+import { createAlpacaEvalActivities } from './alpaca-eval.js';
 import { runEngineJob } from './engine-job.js';
+import { createHumanEvalActivities } from './humaneval.js';
 import { readIfeval, readMtBench, resolveEvalDir } from './eval-data.js';
 import { beat, withTypedFailures } from './typed-failures.js';
 
@@ -58,6 +60,9 @@ const ifevalId = (key: number) => `ifeval-${key}`;
 
 export function createEvaluationActivities(store: Store, engine: Engine) {
   return withTypedFailures({
+    ...createAlpacaEvalActivities(store),
+    ...createHumanEvalActivities(store, engine),
+
     /** The folder that holds the enabled suites' files; fails the run at its start when there is none. */
     async resolveEvalData(input: { data: string | null; suites: string[] }): Promise<{ dir: string }> {
       return { dir: resolveEvalDir(input.data, input.suites) };

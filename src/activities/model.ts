@@ -36,6 +36,8 @@ export interface GenerateInput {
   /** Local backend (absent in inputs scheduled before it existed: "auto"). */
   backend?: GenerationBackend['backend'];
   vllm?: GenerationBackend['vllm'];
+  /** Stop sequences (a continuation ends at the first); absent: none. */
+  stop?: string[];
 }
 
 export interface GenerateResult {
@@ -128,6 +130,8 @@ export function generateSpec(store: Store, input: GenerateInput) {
     batch_size: input.batchSize,
     device: input.device,
     system_prompt: RESPONSE_SYSTEM_PROMPT,
+    // Only when given: a spec without it keeps the fingerprint of jobs scheduled before stop sequences existed.
+    ...(input.stop ? { stop: input.stop } : {}),
   };
 }
 

@@ -41,6 +41,17 @@ export function renderCard(card: IterationCard): string {
     const f = (e: typeof mt.turn1Score) => formatEstimate(e, { percent: false, digits: 2 });
     lines.push(`  MT-Bench    turn 1 ${f(mt.turn1Score)}, turn 2 ${f(mt.turn2Score)}; ${mt.unparsable} of ${mt.total} judgments unparsable`);
   }
+  const alpaca = card.suites?.alpacaEval;
+  if (alpaca) {
+    const vs = alpaca.comparisons.map((c) => `vs ${c.baseline} ${formatEstimate(c.winRate)}${c.lcWinRate === null ? '' : ` (LC ${(100 * c.lcWinRate).toFixed(1)}%)`}`);
+    const unparsable = alpaca.comparisons.reduce((n, c) => n + c.unparsable, 0);
+    lines.push(`  AlpacaEval  win rate ${vs.join(', ') || '–'}; answers ${alpaca.avgLength} characters on average; ${unparsable} verdicts unparsable`);
+  }
+  const he = card.suites?.humanEval;
+  if (he) {
+    const f = he.failures;
+    lines.push(`  HumanEval   pass@1 ${formatEstimate(he.passAt1)}; failed ${f.failed}, timed out ${f.timedOut}, out of memory ${f.outOfMemory} (network: ${he.network})`);
+  }
   if (card.evaluation) {
     const e = card.evaluation;
     lines.push(`  evaluation  prompt-strict ${(100 * e.promptStrict).toFixed(1)}%, instruction-strict ${(100 * e.instructionStrict).toFixed(1)}% on ${e.items} prompts`);

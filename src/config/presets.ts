@@ -48,11 +48,21 @@ export const demoPreset: Preset = {
   engine: { batchSize: 16 },
 };
 
-/** Every value of the paper (ISHEEP.md), for a base model given by the user. */
+/**
+ * Every value of the paper (ISHEEP.md), for a base model given by the user. Evaluation as the paper's chat
+ * benchmarks plus code: IFEval, MT-Bench and AlpacaEval (2.0 and 1.0 references, the previous iteration and the
+ * base model) and HumanEval, all in full, judged by an external model as the paper's GPT-4 judge: the user names
+ * it (evaluation.judge.endpoint; a run without one is refused at the start, saying so).
+ */
 export const paperPreset: Preset = {
   iterations: 5,
   model: { base: 'Qwen/Qwen1.5-72B', device: 'cuda' },
+  evaluation: {
+    suites: { ifeval: { enabled: true }, mtBench: { enabled: true }, alpacaEval: { enabled: true }, humanEval: { enabled: true } },
+    judge: { grader: 'external' },
+  },
 };
+
 
 /**
  * One 80 GB GPU (A100/H100) and a 7B model: the paper's method and recipe, with batch sizes that fit.

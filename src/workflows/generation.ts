@@ -8,7 +8,16 @@ import { generationBackend, type Endpoint, type RunConfig, type Sampling } from 
 import type { activitiesFor } from './activities.js';
 import type { IterationCard } from './types.js';
 
-export type Generate = (stage: string, model: ModelRef, requests: ArtifactRef, output: string, sampling: Sampling, seed: number, endpoint?: Endpoint) => Promise<ArtifactRef>;
+export type Generate = (
+  stage: string,
+  model: ModelRef,
+  requests: ArtifactRef,
+  output: string,
+  sampling: Sampling,
+  seed: number,
+  endpoint?: Endpoint,
+  stop?: string[],
+) => Promise<ArtifactRef>;
 
 export interface GeneratorOptions {
   config: RunConfig;
@@ -24,7 +33,7 @@ export interface GeneratorOptions {
 export function shardedGenerator(opts: GeneratorOptions): Generate {
   const { config, unpaused, generation } = opts;
   const { data, modelJobs } = opts.activities;
-  return async (stage, model, requests, output, sampling, seed, endpoint) => {
+  return async (stage, model, requests, output, sampling, seed, endpoint, stop) => {
     await unpaused();
     const shards =
       requests.rows > config.engine.shardSize
@@ -45,6 +54,7 @@ export function shardedGenerator(opts: GeneratorOptions): Generate {
           device: config.model.device,
           ...generationBackend(config),
           ...(endpoint ? { endpoint } : {}),
+          ...(stop ? { stop } : {}),
         });
         opts.shards.done++;
         return r;

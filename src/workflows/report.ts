@@ -1,4 +1,5 @@
 /** The per-iteration table, as Markdown (pure: used by the workflow and the CLI). */
+import type { AlpacaEvalSummary } from '../activities/alpaca-eval.js';
 import type { EvalScore } from '../activities/data.js';
 import { formatEstimate, type Estimate } from '../stages/stats.js';
 import type { SuiteSummaries } from './evaluate.js';
@@ -42,6 +43,11 @@ export function reportRows(baseline: EvalScore | null, summaries: IterationSumma
       ? []
       : ['eval (prompt-strict)'];
   if (mtBench) suiteHead.push(`MT-Bench turn 1 (n=${mtBench.questions})`, 'turn 2', `unparsable (of ${mtBench.total})`);
+  const alpaca = extras.baselineSuites?.alpacaEval ?? summaries.find((s) => s.suites?.alpacaEval)?.suites?.alpacaEval;
+  const reference = alpaca?.comparisons[0]?.baseline;
+  if (alpaca) suiteHead.push(`AlpacaEval win % vs ${reference ?? '–'} (n=${alpaca.items})`, 'LC win %', 'win % vs previous', 'avg length');
+  const humanEval = extras.baselineSuites?.humanEval ?? summaries.find((s) => s.suites?.humanEval)?.suites?.humanEval;
+  if (humanEval) suiteHead.push(`HumanEval pass@1 % (n=${humanEval.problems})`);
   const rows = [[...head, ...suiteHead, 'note']];
   const suiteCells = (s: SuiteSummaries | undefined, evalScore: number | null, deltas?: IterationSummary['deltas']) => [
     ...(ifeval
@@ -50,6 +56,8 @@ export function reportRows(baseline: EvalScore | null, summaries: IterationSumma
         ? []
         : [pct(evalScore)]),
     ...(mtBench ? [score(s?.mtBench?.turn1Score), score(s?.mtBench?.turn2Score), s?.mtBench ? String(s.mtBench.unparsable) : '–'] : []),
+    ...(alpaca ? alpacaCells(s?.alpacaEval, reference) : []),
+    ...(humanEval ? [rate(s?.humanEval?.passAt1)] : []),
   ];
   if (baseline || extras.baselineSuites) {
     rows.push(['0 (base)', '–', '–', '–', '–', '–', ...suiteCells(extras.baselineSuites, baseline?.promptStrict ?? null), bestMark(extras.best, 0)]);
@@ -67,6 +75,14 @@ export function reportRows(baseline: EvalScore | null, summaries: IterationSumma
     ]);
   }
   return rows;
+}
+
+/** Win rate against the headline reference, its LC win rate, against the previous evaluated model, the answers' length. */
+function alpacaCells(a: AlpacaEvalSummary | undefined, reference: string | undefined): string[] {
+  if (!a) return ['–', '–', '–', '–'];
+  const vsReference = a.comparisons.find((c) => c.baseline === reference);
+  const vsPrevious = a.comparisons.find((c) => c.baseline === 'base' || c.baseline.startsWith('iter-'));
+  return [rate(vsReference?.winRate), pct(vsReference?.lcWinRate), vsPrevious ? `${rate(vsPrevious.winRate)} (${vsPrevious.baseline})` : '–', String(a.avgLength)];
 }
 
 function bestMark(best: BestIteration | null | undefined, iteration: number): string {

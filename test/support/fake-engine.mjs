@@ -73,6 +73,13 @@ function reply(row, seed) {
     }
     return items.join('\n\n') + `\n\n${first + 4}. Instruction: Cut off mid`;
   }
+  if (text.includes('"model_identifier": "m"')) return alpacaVerdict(text, h); // an AlpacaEval judge
+  if (/^Complete the following Python function/.test(text)) {
+    // A chat model asked for a HumanEval function: code in a block, or (one time in three) a refusal.
+    const name = /def (\w+)\(/.exec(text)?.[1] ?? 'f';
+    return h[4] % 3 === 0 ? 'I am not able to write that.' : `Sure:\n\n\`\`\`python\ndef ${name}(x):\n    return x\n\`\`\``;
+  }
+  if (/^def \w+\(/.test(text)) return h[4] % 3 === 0 ? '    pass\n\ndef other():\n    return 1\n' : '    return x\n\nprint(1)\n'; // a continuation
   if (text.includes('[[rating]]')) return `The answer is ${h[3] % 2 ? 'helpful' : 'thin'}. Rating: [[${1 + (h[0] % 10)}]]`; // an MT-Bench judge
   if (text.includes('||')) {
     const r = h[0] % 10;
@@ -80,6 +87,16 @@ function reply(row, seed) {
     return `${r < 3 ? 6 : 9}||The answer is ${r < 3 ? 'vague' : 'clear and correct'}.`;
   }
   return `Here is a careful answer about ${WORDS[h[1] % WORDS.length]}: it depends on ${WORDS[h[2] % WORDS.length]}.`;
+}
+
+/**
+ * A length-biased pairwise judge, as weak judges are: it names the longer of the two outputs ("m" for output_1,
+ * "M" for output_2), so its verdicts agree across the two orders; one pair in five gets a reply that is no verdict.
+ */
+function alpacaVerdict(text, h) {
+  const outputs = [...text.matchAll(/"output": """([\s\S]*?)"""/g)].map((m) => m[1]);
+  if (h[5] % 5 === 0) return h[6] % 2 ? 'The best model is M.' : '';
+  return (outputs[0]?.length ?? 0) >= (outputs[1]?.length ?? 0) ? 'm' : 'M';
 }
 
 const sleepMs = Number(process.env.FAKE_ENGINE_SLOW_MS ?? 0);
@@ -189,7 +206,25 @@ function scoreIfeval() {
   emit({ event: 'result', items: out.length });
 }
 
+/** humaneval-problems: five small problems shaped like HumanEval's (the real 164 are the engine's). */
+function humanevalProblems() {
+  const rows = Array.from({ length: 5 }, (_, i) => ({ id: `HumanEval/${i}`, prompt: `def f${i}(x):\n    """Return x."""\n`, entry_point: `f${i}` }));
+  writeAtomic(spec.output, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  emit({ event: 'result', problems: rows.length, output: spec.output });
+}
+
+/** run-humaneval without running anything: a completion passes when it returns x. */
+function runHumaneval() {
+  const rows = readFileSync(spec.input, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const out = rows.map((r) => (/\breturn x\b/.test(r.completion) ? { id: r.id, passed: true, result: 'passed' } : { id: r.id, passed: false, result: 'failed: AssertionError: ' }));
+  writeAtomic(spec.output, out.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const passed = out.filter((r) => r.passed).length;
+  emit({ event: 'result', passed, total: out.length, pass_at_1: passed / out.length, network: 'fake', output: spec.output });
+}
+
 if (job === 'generate') await generate();
+else if (job === 'humaneval-problems') humanevalProblems();
+else if (job === 'run-humaneval') runHumaneval();
 else if (job === 'score-ifeval') scoreIfeval();
 else if (job === 'train') await train();
 else if (job === 'import-model') importModel();

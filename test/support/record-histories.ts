@@ -20,6 +20,10 @@ try {
     model: { base: 'fake-model' },
     synthesis: { targetInstructions: 12, promptsPerRound: 2, maxRounds: 5 },
     engine: { shardSize: 5 },
+    // Every suite, at a few items each, so that their workflow code is in the fixtures (from v5 on).
+    evaluation: {
+      suites: { ifeval: { limit: 8 }, mtBench: { limit: 2 }, alpacaEval: { enabled: true, limit: 3 }, humanEval: { enabled: true, limit: 3 } },
+    },
   });
   await withWorkers(workers, () => env.client.workflow.execute('iSheepRun', { taskQueue: WORKFLOW_QUEUE, workflowId: name, args: [config] }));
   for (const id of [name, `${name}.iter-1`, `${name}.iter-2`]) {
