@@ -155,7 +155,11 @@ describe('evaluation suites in a run', () => {
     }
     const vsGpt4 = iter2!.alpacaEval!.comparisons[0]!;
     expect(vsGpt4.avgLength.baseline).toBeGreaterThan(vsGpt4.avgLength.model); // GPT-4 Turbo writes more
-    expect(vsGpt4.winRate.value).toBe(0); // and a length-biased judge prefers it in both orders
+    // and the length-biased judge prefers it in both orders, at 0.8 against 0.2 in its first token's log-probabilities:
+    // read as AlpacaEval 2.0's weighted annotator does, each item's preference for the model is 0.2
+    expect(judgeSpec.top_logprobs).toBe(5);
+    expect(vsGpt4.winRate.value).toBeCloseTo(0.2, 10);
+    expect(scores.find((s) => s.baseline === 'gpt4_1106_preview' && s.modelFirst !== null)!.modelFirst).toBeCloseTo(1.8, 10);
     expect(iter2!.alpacaEval!.avgLength).toBe(vsGpt4.avgLength.model);
 
     // HumanEval: the base model continues the prompt, cut at the stop sequences; a chat model's code block is taken.

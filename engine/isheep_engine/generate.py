@@ -8,7 +8,7 @@ spec:
    "sampling": {"temperature": 1.0, "top_p": 0.95, "max_new_tokens": 1000, "seed": 1234},
    "batch_size": 16, "device": "auto"|"cpu"|"cuda", "dtype": "auto"|"float32"|"bfloat16"|"float16",
    "cache": "auto"|"dynamic"|"static", "compile": "auto"|true|false,
-   "system_prompt": STR|null, "stop": [STR, ...]|null,
+   "system_prompt": STR|null, "stop": [STR, ...]|null, "top_logprobs": N|null,
    "vllm": {"tensor_parallel_size": null, "gpu_memory_utilization": 0.9, "max_model_len": null,
             "enforce_eager": false},
    "endpoint": {"base_url": "http://host:8000/v1", "model": NAME, "api_key_env": "OPENAI_API_KEY"|null,
@@ -44,6 +44,10 @@ input rows:  {"id": STR, "prompt": STR}                 raw text completion, no 
              POST {base_url}/chat/completions, where the server applies its chat template)
 output rows, in input order:
   {"id", "text", "prompt_tokens", "new_tokens", "finish_reason": "stop"|"length"}
+  with "top_logprobs": N (1-20), also "top_logprobs": [{"token": STR, "logprob": F}, ...]: the N most likely
+  FIRST generated tokens and their log-probabilities under the model (before sampling settings apply: the raw
+  next-token distribution; openai: what the server returns for logprobs/top_logprobs), for judges read by
+  their first token's distribution (AlpacaEval 2.0's weighted annotator)
   (openai: the token counts are the server's "usage", 0 when it sends none)
 
 Finished rows are appended to OUTPUT.partial (flushed, and fsynced at each progress event). One job at a time
@@ -150,6 +154,7 @@ class GenerateSpec(SpecModel):
     system_prompt: str | None = None
     stop: Annotated[list[Annotated[str, Field(min_length=1)]] | None,
                     explained("must be a list of non-empty strings")] = None
+    top_logprobs: Annotated[int, Field(ge=1, le=20)] | None = None
     vllm: VLLMSpec = Field(default_factory=VLLMSpec)
     endpoint: EndpointSpec | None = None  # required by the openai backend, refused by the others: see check_backend
 
@@ -223,6 +228,8 @@ def made_from(spec: dict[str, Any]) -> dict[str, Any]:
         "stop": spec["stop"], "system_prompt": spec["system_prompt"],
         "backend": choose_backend(spec["backend"], spec["device"]),
     }
+    if spec.get("top_logprobs") is not None:  # absent otherwise: the fingerprints of jobs from before it stay
+        inputs["top_logprobs"] = spec["top_logprobs"]
     if inputs["backend"] == "openai":
         inputs["endpoint"] = {"base_url": spec["endpoint"]["base_url"], "model": spec["endpoint"]["model"]}
         return inputs

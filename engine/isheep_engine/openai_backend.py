@@ -43,7 +43,7 @@ from typing import Any
 from . import protocol
 from .backend import Sink
 from .protocol import BadInput, EngineError
-from .rows import Request, batch_seed, cut_at_stop, make_row, with_system_prompt
+from .rows import Request, batch_seed, cut_at_stop, make_row, top_entries, with_system_prompt
 
 RETRY_STATUSES = frozenset({408, 429})  # and every 5xx
 BACKOFF_FIRST_S = 0.5
@@ -161,6 +161,26 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def first_token_logprobs(choice: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """The first token's top log-probabilities from a choice: chat's logprobs.content[0].top_logprobs
+    ([{"token", "logprob"}]) or the completions API's logprobs.top_logprobs[0] ({token: logprob}); [] when the
+    server sent none (the caller then reads the text)."""
+    lp = choice.get("logprobs")
+    if not isinstance(lp, dict):
+        return []
+    pairs: list[tuple[str, float]] = []
+    content = lp.get("content")
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        for entry in content[0].get("top_logprobs") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("token"), str) and isinstance(entry.get("logprob"), (int, float)):
+                pairs.append((entry["token"], float(entry["logprob"])))
+    else:
+        tops = lp.get("top_logprobs")
+        if isinstance(tops, list) and tops and isinstance(tops[0], dict):
+            pairs = [(t, float(v)) for t, v in tops[0].items() if isinstance(v, (int, float))]
+    return top_entries(pairs, n)
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
@@ -178,6 +198,7 @@ class OpenAIBackend:
         self.sampling = spec["sampling"]
         self.system_prompt = spec["system_prompt"]
         self.stop = spec["stop"]
+        self.top_logprobs = spec.get("top_logprobs")
         self.headers = {"Content-Type": "application/json", "Accept": "application/json",
                         "User-Agent": "isheep-engine"}
         name = endpoint["api_key_env"]
@@ -235,6 +256,11 @@ class OpenAIBackend:
                     seed=row_seed(s["seed"], req.id))
         if self.stop:
             body["stop"] = list(self.stop)
+        if self.top_logprobs:
+            if req.messages is not None:
+                body.update(logprobs=True, top_logprobs=self.top_logprobs)
+            else:
+                body["logprobs"] = self.top_logprobs  # the legacy completions API: an integer
         return url, body
 
     def generate_row(self, req: Request) -> dict[str, Any]:
@@ -258,7 +284,9 @@ class OpenAIBackend:
         text, stopped = cut_at_stop(text, self.stop)
         finish = "length" if choice.get("finish_reason") == "length" and not stopped else "stop"
         usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else {}
-        return make_row(req, text, _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")), finish)
+        top = first_token_logprobs(choice, self.top_logprobs) if self.top_logprobs else None
+        return make_row(req, text, _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")), finish,
+                        top)
 
     def post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST with retries; returns the answer's JSON object."""

@@ -79,6 +79,16 @@ def cut_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
-def make_row(req: Request, text: str, prompt_tokens: int, new_tokens: int, finish_reason: str) -> dict[str, Any]:
-    return {"id": req.id, "text": text, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens,
-            "finish_reason": finish_reason}
+def make_row(req: Request, text: str, prompt_tokens: int, new_tokens: int, finish_reason: str,
+             top_logprobs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    row = {"id": req.id, "text": text, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens,
+           "finish_reason": finish_reason}
+    if top_logprobs is not None:
+        row["top_logprobs"] = top_logprobs
+    return row
+
+
+def top_entries(pairs: list[tuple[str, float]], n: int) -> list[dict[str, Any]]:
+    """The n most likely first tokens as [{"token", "logprob"}], most likely first (ties: as given)."""
+    ranked = sorted(enumerate(pairs), key=lambda p: (-p[1][1], p[0]))[:n]
+    return [{"token": token, "logprob": float(logprob)} for _, (token, logprob) in ranked]

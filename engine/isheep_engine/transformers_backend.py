@@ -17,7 +17,7 @@ from . import protocol
 from .backend import Sink
 from .models import eos_token_ids, load_causal_lm, load_tokenizer, resolve_device, resolve_dtype, setup_threads
 from .protocol import BadInput
-from .rows import Request, batch_seed, cut_at_stop, make_row, render_ids
+from .rows import Request, batch_seed, cut_at_stop, make_row, render_ids, top_entries
 
 Cache = Literal["auto", "dynamic", "static"]  # a spec's "cache"
 PROMPT_BUCKET = 64  # with a static cache, prompts are left-padded to a multiple of this many tokens
@@ -99,7 +99,8 @@ class TransformersBackend:
             gen_time += time.monotonic() - t0
             for req, o in zip(batch, outs):
                 if req.id not in sink.done:  # else kept from the earlier run
-                    sink.add(make_row(req, o["text"], len(req.ids or []), o["new_tokens"], o["finish_reason"]))
+                    sink.add(make_row(req, o["text"], len(req.ids or []), o["new_tokens"], o["finish_reason"],
+                                      o.get("top_logprobs")))
             sink.commit(force=True)
         return gen_time
 
@@ -124,11 +125,21 @@ class TransformersBackend:
             kwargs.update(do_sample=False)
         if stop:
             kwargs.update(stop_strings=list(stop), tokenizer=self.tokenizer)
+        top_n = self.spec.get("top_logprobs")
+        if top_n:
+            kwargs.update(output_logits=True, return_dict_in_generate=True)  # the raw logits of each step
         torch.manual_seed(seed)
         with torch.inference_mode():
             out = self.model.generate(
                 input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
             )
+        first: list[list[dict[str, Any]]] | None = None
+        if top_n:
+            logprobs = torch.log_softmax(out.logits[0][:rows].float(), dim=-1)
+            values, ids = logprobs.topk(top_n, dim=-1)
+            first = [top_entries([(self.tokenizer.decode([int(i)]), float(v)) for v, i in zip(vs, is_)], top_n)
+                     for vs, is_ in zip(values.tolist(), ids.tolist())]
+            out = out.sequences
         gen = out[:rows, width:].tolist()
         eos = set(self.eos_ids)
         results = []
@@ -148,5 +159,6 @@ class TransformersBackend:
                 finish = "stop"
             else:
                 finish = "length"
-            results.append({"text": text, "new_tokens": new_tokens, "finish_reason": finish})
+            results.append({"text": text, "new_tokens": new_tokens, "finish_reason": finish,
+                            **({"top_logprobs": first[len(results)]} if first is not None else {})})
         return results

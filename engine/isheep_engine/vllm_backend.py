@@ -28,7 +28,7 @@ from typing import Any
 from . import protocol
 from .backend import Sink
 from .models import eos_token_ids, load_tokenizer
-from .rows import Request, batch_seed, make_row, render_ids
+from .rows import Request, batch_seed, make_row, render_ids, top_entries
 
 
 def vllm_installed() -> bool:
@@ -115,6 +115,8 @@ class VLLMBackend:
             stop_token_ids=list(self.eos_ids),
             skip_special_tokens=True,
             output_kind=RequestOutputKind.FINAL_ONLY,
+            # vLLM's logprobs are of the raw next-token distribution by default (logprobs_mode raw_logprobs)
+            logprobs=self.spec.get("top_logprobs"),
         )
 
     def run(self, requests: list[Request], sink: Sink) -> float:
@@ -142,7 +144,11 @@ class VLLMBackend:
                     raise RuntimeError(f"vLLM answered request {out.request_id!r}, which was not asked")
                 done = out.outputs[0]  # vLLM has cut the stop strings off its text already
                 finish = "length" if done.finish_reason == "length" else "stop"
-                sink.add(make_row(req, done.text, len(req.ids or []), len(done.token_ids), finish))
+                top = None
+                if self.spec.get("top_logprobs") and done.logprobs:
+                    top = top_entries([(lp.decoded_token or "", lp.logprob) for lp in done.logprobs[0].values()],
+                                      self.spec["top_logprobs"])
+                sink.add(make_row(req, done.text, len(req.ids or []), len(done.token_ids), finish, top))
             sink.commit()
         sink.commit(force=True)
         return time.monotonic() - started

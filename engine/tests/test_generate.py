@@ -263,3 +263,35 @@ def test_static_cache_matches_dynamic_greedy(model_dir, tmp_path):
     assert len({r["prompt_tokens"] for r in outs["dynamic"]}) == 4
     assert outs["static"] == outs["dynamic"]
     assert all(r["new_tokens"] > 0 for r in outs["static"])
+
+
+def test_top_logprobs_are_the_models_first_token_distribution(model_dir, tmp_path):
+    """top_logprobs: each row's N most likely first tokens, as one forward pass over the rendered prompt gives them
+    (batched with left padding here, so equal up to float noise); the greedy text starts with the first of them."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from isheep_engine.rows import parse_rows, render_ids
+
+    _write_input(tmp_path)
+    spec = _spec(model_dir, tmp_path, sampling={"temperature": 0, "max_new_tokens": 3}, top_logprobs=5, batch_size=3)
+    run = run_job("generate", spec, tmp_path / "spec.json")
+    assert run.rc == 0, run
+    rows = _read(spec["output"])
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    for req, row in zip(parse_rows(spec["input"]), rows):
+        ids = render_ids(tokenizer, req, spec["system_prompt"])
+        with torch.inference_mode():
+            logprobs = torch.log_softmax(model(torch.tensor([ids])).logits[0, -1].float(), dim=-1)
+        values, top = logprobs.topk(5)
+        got = row["top_logprobs"]
+        assert [e["token"] for e in got] == [tokenizer.decode([i]) for i in top.tolist()], (row["id"], got)
+        assert [e["logprob"] for e in got] == pytest.approx(values.tolist(), abs=2e-3)
+        assert all(a["logprob"] >= b["logprob"] for a, b in zip(got, got[1:]))
+        assert row["text"].lstrip().startswith(got[0]["token"].strip()), row
+    # Without it the rows are as before, and so is the fingerprint of a job that does not ask for it.
+    plain = _spec(model_dir, tmp_path, output=str(tmp_path / "plain.jsonl"), sampling={"temperature": 0, "max_new_tokens": 3}, batch_size=3)
+    assert run_job("generate", plain, tmp_path / "plain.spec.json").rc == 0
+    assert all("top_logprobs" not in r for r in _read(plain["output"]))
+    assert [r["text"] for r in _read(plain["output"])] == [r["text"] for r in rows]

@@ -91,8 +91,13 @@ class StubHandler(BaseHTTPRequestHandler):
         usage = {"prompt_tokens": len(source.split()), "completion_tokens": len(text.split())}
         if self.path == "/v1/chat/completions":
             choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}
+            if body.get("logprobs"):  # OpenAI's chat shape
+                tops = [{"token": t, "logprob": v, "bytes": None} for t, v in (("M", -0.2), ("m", -1.9), ("The", -3.0))]
+                choice["logprobs"] = {"content": [{"token": "M", "logprob": -0.2, "top_logprobs": tops[:body["top_logprobs"]]}]}
         else:
             choice = {"index": 0, "text": text, "finish_reason": finish}
+            if body.get("logprobs"):  # the legacy completions shape
+                choice["logprobs"] = {"tokens": ["echo"], "top_logprobs": [{"echo": -0.1, "Echo": -2.5}]}
         self._send(200, {"id": "x", "object": "completion", "model": body["model"], "choices": [choice],
                          "usage": usage})
 
@@ -303,3 +308,16 @@ def test_helpers():
     assert retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
     assert retry_after({}) is None and retry_after({"Retry-After": "soon"}) is None
     assert row_seed(1, "a") == row_seed(1, "a") != row_seed(2, "a")
+
+
+def test_top_logprobs_are_asked_for_and_read_in_both_api_shapes(stub, tmp_path):
+    _write(tmp_path, ROWS[:2])
+    spec = _spec(stub, tmp_path, top_logprobs=2)
+    run = run_job("generate", spec, tmp_path / "spec.json")
+    assert run.rc == 0, run
+    bodies = {r["path"]: r["body"] for r in stub.requests}
+    assert bodies["/v1/chat/completions"]["logprobs"] is True and bodies["/v1/chat/completions"]["top_logprobs"] == 2
+    assert bodies["/v1/completions"]["logprobs"] == 2
+    chat, completion = _read(spec["output"])
+    assert chat["top_logprobs"] == [{"token": "M", "logprob": -0.2}, {"token": "m", "logprob": -1.9}]
+    assert completion["top_logprobs"] == [{"token": "echo", "logprob": -0.1}, {"token": "Echo", "logprob": -2.5}]

@@ -174,3 +174,17 @@ def test_tensor_parallel_size_follows_the_slot(monkeypatch):
     assert vllm_backend.tensor_parallel_size(2) == 2
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
     assert vllm_backend.tensor_parallel_size(None) == 1
+
+
+def test_top_logprobs_are_asked_of_vllm_and_written_most_likely_first(model_dir, tmp_path):
+    spec = _setup(model_dir, tmp_path, sampling={"temperature": 0, "max_new_tokens": 4, "seed": 3}, top_logprobs=3)
+    run, log = _run(spec, tmp_path, CUDA_VISIBLE_DEVICES="0")
+    assert run.rc == 0, run
+    assert all(e["params"]["logprobs"] == 3 for e in _read(log) if "request" in e)
+    for row in _read(spec["output"]):
+        top = row["top_logprobs"]
+        assert [t["token"] for t in top] == [row["text"].split(" ")[0], "alt0", "alt1"]
+        assert [t["logprob"] for t in top] == pytest.approx([-0.693147, -1.386294, -2.079442], abs=1e-5)
+    plain = _setup(model_dir, tmp_path, output=str(tmp_path / "plain.jsonl"))
+    run, log = _run(plain, tmp_path, CUDA_VISIBLE_DEVICES="0")
+    assert run.rc == 0 and all("top_logprobs" not in r for r in _read(plain["output"]))

@@ -12,7 +12,7 @@ import {
   charLength,
   JUDGE_ORDERS,
   lengthControlledWinRate,
-  parseVerdict,
+  verdictOf,
   winRate,
   type AlpacaEvalReference,
   type JudgedComparison,
@@ -65,6 +65,12 @@ export interface AlpacaEvalSubset {
   limit: number | null;
   seed: number;
   references: AlpacaEvalReference[];
+}
+
+/** A judge's reply: its text, and its first token's top log-probabilities where the backend returned them. */
+interface JudgeReply {
+  text: string;
+  top_logprobs?: { token: string; logprob: number }[];
 }
 
 async function textsById(store: Store, ref: ArtifactRef): Promise<Map<string, string>> {
@@ -149,7 +155,8 @@ export function createAlpacaEvalActivities(store: Store) {
     async scoreAlpacaEval(input: AlpacaEvalSubset & { outputs: ArtifactRef; baselines: string[]; judgments: ArtifactRef | null }): Promise<AlpacaEvalSummary> {
       const { data, byBaseline } = await baselineOutputs(input, input.baselines);
       const answers = await textsById(store, input.outputs);
-      const verdicts = input.judgments ? await textsById(store, input.judgments) : new Map<string, string>();
+      const verdicts = new Map<string, JudgeReply>();
+      if (input.judgments) for await (const row of store.readJsonl<JudgeReply & { id: string }>(input.judgments)) verdicts.set(row.id, row);
       const scores: Record<string, unknown>[] = [];
       const comparisons: AlpacaEvalComparison[] = [];
       for (const baseline of input.baselines) {
@@ -162,12 +169,12 @@ export function createAlpacaEvalActivities(store: Store) {
           if (modelOutput !== baselineOutput && (first === null || second === null)) {
             throw new Error(`no verdict for ${id} against ${baseline} in ${input.judgments?.uri ?? '(no judgments)'}`);
           }
-          const texts = { model_first: first ?? null, model_second: second ?? null };
+          const texts = { model_first: first?.text ?? null, model_second: second?.text ?? null };
           const comparison: JudgedComparison = {
             modelOutput,
             baselineOutput,
-            modelFirst: texts.model_first === null ? null : parseVerdict(texts.model_first),
-            modelSecond: texts.model_second === null ? null : parseVerdict(texts.model_second),
+            modelFirst: first ? verdictOf(first) : null,
+            modelSecond: second ? verdictOf(second) : null,
           };
           judged.push(comparison);
           scores.push({ id, baseline, ...comparison, judgments: texts, modelLength: charLength(modelOutput), baselineLength: charLength(baselineOutput) });

@@ -38,6 +38,8 @@ export interface GenerateInput {
   vllm?: GenerationBackend['vllm'];
   /** Stop sequences (a continuation ends at the first); absent: none. */
   stop?: string[];
+  /** Also return each row's N most likely first tokens with their log-probabilities (top_logprobs). */
+  topLogprobs?: number;
 }
 
 export interface GenerateResult {
@@ -132,6 +134,7 @@ export function generateSpec(store: Store, input: GenerateInput) {
     system_prompt: RESPONSE_SYSTEM_PROMPT,
     // Only when given: a spec without it keeps the fingerprint of jobs scheduled before stop sequences existed.
     ...(input.stop ? { stop: input.stop } : {}),
+    ...(input.topLogprobs ? { top_logprobs: input.topLogprobs } : {}),
   };
 }
 

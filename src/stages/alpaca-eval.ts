@@ -13,6 +13,8 @@
  *   buildPairwiseJudgeRequests(template, { instruction, modelOutput, baselineOutput })
  *                                                    → PairwiseJudgeRequest[2]: order 'model_first' (model = output_1, "m")
  *                                                      then 'model_second' (model = output_2, "M"), each { order, prompt, messages }
+ *   verdictOf({ text, top_logprobs? })               → the verdict as the 2.0 annotator reads it: weighted from the first
+ *                                                      token's log-probabilities when "m"/"M" are among them, else parseVerdict
  *   parseVerdict(judgeText)                          → 1 (output_1 / "m" better) | 2 (output_2 / "M" better) | null (unparsable)
  *   preferenceFromLogprobs(topLogprobs, binarize?)   → the same from the first token's top log-probabilities (1..2), or null
  *   itemPreference({ modelOutput, baselineOutput, modelFirst, modelSecond })
@@ -219,6 +221,20 @@ export function buildPairwiseJudgeRequests(template: string, pair: PairToJudge):
  * what the binarized parser (alpaca_eval_clf_gpt4_turbo, is_binarize true) decides whenever that token is m or M.
  */
 export const ALPACA_EVAL_JUDGE_SAMPLING = { temperature: 0, maxNewTokens: 4 } as const;
+
+/** weighted_alpaca_eval_gpt4_turbo's top_logprobs: the judge's first-token distribution, read by preferenceFromLogprobs. */
+export const ALPACA_EVAL_TOP_LOGPROBS = 5;
+
+/**
+ * One judge reply's verdict as AlpacaEval 2.0's default annotator reads it: from the first token's top
+ * log-probabilities (logprob_parser, not binarized: a weighted preference in [1, 2]) when "m" or "M" is among them;
+ * otherwise from the text (parseVerdict), which also reads a first token written " M" (a tokenizer's leading
+ * space) that the exact-token parser would miss. null when neither names "m" or "M".
+ */
+export function verdictOf(reply: { text: string; top_logprobs?: readonly { token: string; logprob: number }[] }): Verdict | null {
+  const weighted = reply.top_logprobs ? preferenceFromLogprobs(reply.top_logprobs) : null;
+  return weighted ?? parseVerdict(reply.text);
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Verdicts

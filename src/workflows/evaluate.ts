@@ -10,10 +10,10 @@ import type { IfevalSummary, MtBenchScores } from '../activities/evaluation.js';
 import type { HumanEvalSummary } from '../activities/humaneval.js';
 import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
 import type { EvalMetric, RunConfig, Sampling } from '../config/schema.js';
-import { ALPACA_EVAL_JUDGE_SAMPLING } from '../stages/alpaca-eval.js';
+import { ALPACA_EVAL_JUDGE_SAMPLING, ALPACA_EVAL_TOP_LOGPROBS } from '../stages/alpaca-eval.js';
 import { HUMANEVAL_STOP } from '../stages/humaneval.js';
 import type { activitiesFor } from './activities.js';
-import type { Generate } from './generation.js';
+import type { Generate, GenerateOptions } from './generation.js';
 
 /** What each enabled suite found for one model. */
 export interface SuiteSummaries {
@@ -58,8 +58,8 @@ export async function evaluateModel(ctx: EvaluationContext, label: string, model
   const out: SuiteSummaries = {};
   // The judge of MT-Bench and AlpacaEval: the model under test, the base model, or an external endpoint.
   const judge = config.evaluation.judge;
-  const judged = (stage: string, requests: ArtifactRef, output: string, judgeSampling: Sampling) =>
-    generate(stage, judge.grader === 'current' ? model : ctx.base, requests, output, judgeSampling, ctx.seed, judge.grader === 'external' ? judge.endpoint : undefined);
+  const judged = (stage: string, requests: ArtifactRef, output: string, judgeSampling: Sampling, options?: GenerateOptions) =>
+    generate(stage, judge.grader === 'current' ? model : ctx.base, requests, output, judgeSampling, ctx.seed, judge.grader === 'external' ? judge.endpoint : undefined, options);
   if (suites.ifeval.enabled) {
     const subset = { dir: ctx.dataDir!, limit: suites.ifeval.limit, seed: config.seed };
     const requests = await evaluation.buildIfevalRequests({ run, label, chat, ...subset });
@@ -86,7 +86,9 @@ export async function evaluateModel(ctx: EvaluationContext, label: string, model
     const outputs = await generate('evaluation alpaca-eval', model, requests, `${run}/eval/${label}/alpacaeval.raw.jsonl`, sampling, ctx.seed);
     const pairs = await evaluation.buildAlpacaEvalJudgeRequests({ ...subset, outputs, againstPrevious: a.againstPrevious, againstBase: a.againstBase });
     const judgments = pairs.requests
-      ? await judged('evaluation alpaca-eval judge', pairs.requests, `${run}/eval/${label}/alpacaeval.judge.raw.jsonl`, { ...ALPACA_EVAL_JUDGE_SAMPLING, topP: 1 })
+      ? await judged('evaluation alpaca-eval judge', pairs.requests, `${run}/eval/${label}/alpacaeval.judge.raw.jsonl`, { ...ALPACA_EVAL_JUDGE_SAMPLING, topP: 1 }, {
+          topLogprobs: ALPACA_EVAL_TOP_LOGPROBS,
+        })
       : null;
     out.alpacaEval = await evaluation.scoreAlpacaEval({ ...subset, outputs, baselines: pairs.baselines, judgments });
   }
@@ -95,7 +97,7 @@ export async function evaluateModel(ctx: EvaluationContext, label: string, model
     const h = suites.humanEval;
     const subset = { run, label, limit: h.limit, seed: config.seed, chat };
     const requests = await evaluation.buildHumanEvalRequests(subset);
-    const responses = await generate('evaluation humaneval', model, requests, `${run}/eval/${label}/humaneval.raw.jsonl`, sampling, ctx.seed, undefined, chat ? undefined : [...HUMANEVAL_STOP]);
+    const responses = await generate('evaluation humaneval', model, requests, `${run}/eval/${label}/humaneval.raw.jsonl`, sampling, ctx.seed, undefined, chat ? {} : { stop: [...HUMANEVAL_STOP] });
     out.humanEval = await evaluation.scoreHumanEval({ ...subset, responses, timeoutSeconds: h.timeoutSeconds, memoryMb: h.memoryMb, allowNetwork: h.allowNetwork });
   }
   if (suites.smoke.enabled) {

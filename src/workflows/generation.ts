@@ -16,8 +16,15 @@ export type Generate = (
   sampling: Sampling,
   seed: number,
   endpoint?: Endpoint,
-  stop?: string[],
+  options?: GenerateOptions,
 ) => Promise<ArtifactRef>;
+
+/** What only some stages ask for: stop sequences (HumanEval continuations), the first token's top log-probabilities
+ * (AlpacaEval's judge). Absent keys are left out of the activity input, so earlier stages schedule the same input. */
+export interface GenerateOptions {
+  stop?: string[];
+  topLogprobs?: number;
+}
 
 export interface GeneratorOptions {
   config: RunConfig;
@@ -33,7 +40,7 @@ export interface GeneratorOptions {
 export function shardedGenerator(opts: GeneratorOptions): Generate {
   const { config, unpaused, generation } = opts;
   const { data, modelJobs } = opts.activities;
-  return async (stage, model, requests, output, sampling, seed, endpoint, stop) => {
+  return async (stage, model, requests, output, sampling, seed, endpoint, options = {}) => {
     await unpaused();
     const shards =
       requests.rows > config.engine.shardSize
@@ -54,7 +61,8 @@ export function shardedGenerator(opts: GeneratorOptions): Generate {
           device: config.model.device,
           ...generationBackend(config),
           ...(endpoint ? { endpoint } : {}),
-          ...(stop ? { stop } : {}),
+          ...(options.stop ? { stop: options.stop } : {}),
+          ...(options.topLogprobs ? { topLogprobs: options.topLogprobs } : {}),
         });
         opts.shards.done++;
         return r;

@@ -22,6 +22,7 @@ import {
   pairOutputs,
   parseAlpacaEvalOutputs,
   parseVerdict,
+  verdictOf,
   preferenceFromLogprobs,
   promptToChatml,
   renderAlpacaEvalTemplate,
@@ -191,6 +192,20 @@ describe('verdicts (completion_parsers.logprob_parser over "m"/"M")', () => {
       else expect(w).toBeCloseTo(weighted, 12);
       expect(preferenceFromLogprobs(top, true)).toBe(binarized);
     }
+  });
+});
+
+describe('a judge reply read as the 2.0 annotator reads it (verdictOf)', () => {
+  it('weighs "m" against "M" in the first token\'s log-probabilities, and falls back to the text without them', () => {
+    const top = [
+      { token: 'M', logprob: Math.log(0.6) },
+      { token: 'm', logprob: Math.log(0.3) },
+      { token: 'The', logprob: Math.log(0.1) },
+    ];
+    expect(verdictOf({ text: 'M', top_logprobs: top })).toBeCloseTo(2 - 1 / 3, 12);
+    expect(verdictOf({ text: ' M' })).toBe(2);
+    expect(verdictOf({ text: ' M', top_logprobs: [{ token: ' M', logprob: -0.1 }] })).toBe(2); // not the exact token: the text decides
+    expect(verdictOf({ text: 'The best', top_logprobs: [{ token: 'The', logprob: -0.1 }] })).toBeNull();
   });
 });
 

@@ -99,6 +99,12 @@ function alpacaVerdict(text, h) {
   return (outputs[0]?.length ?? 0) >= (outputs[1]?.length ?? 0) ? 'm' : 'M';
 }
 
+/** top_logprobs: a verdict "m"/"M" at probability 0.8 against the other letter's 0.2; any other text's first word alone. */
+function firstTokenLogprobs(text) {
+  if (text === 'm' || text === 'M') return [{ token: text, logprob: Math.log(0.8) }, { token: text === 'm' ? 'M' : 'm', logprob: Math.log(0.2) }, { token: 'The', logprob: Math.log(0.01) }];
+  return [{ token: text.split(' ')[0] ?? '', logprob: -0.1 }];
+}
+
 const sleepMs = Number(process.env.FAKE_ENGINE_SLOW_MS ?? 0);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -130,6 +136,7 @@ async function generate() {
       if (sleepMs) await sleep(sleepMs);
       const text = reply(row, spec.sampling.seed);
       const out = { id: row.id, text, prompt_tokens: 10, new_tokens: text.split(' ').length, finish_reason: 'stop' };
+      if (spec.top_logprobs) out.top_logprobs = firstTokenLogprobs(text).slice(0, spec.top_logprobs);
       appendFileSync(partial, `${JSON.stringify(out)}\n`);
       done.set(row.id, out);
     }

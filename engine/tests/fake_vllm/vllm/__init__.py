@@ -29,11 +29,20 @@ def _log(entry: dict) -> None:
 
 
 @dataclass
+class Logprob:
+    logprob: float
+    rank: int | None = None
+    decoded_token: str | None = None
+
+
+@dataclass
 class CompletionOutput:
     index: int
     text: str
     token_ids: list[int]
     finish_reason: str | None
+    # with SamplingParams(logprobs=N): per generated token, {token id: Logprob} of the sampled token and the top N
+    logprobs: list[dict[int, Logprob]] | None = None
 
 
 @dataclass
@@ -96,8 +105,15 @@ def _answer(req: _Request) -> CompletionOutput:
             text = text.replace(s, "")
     tokens = list(range(100, 100 + n))
     if n > p.max_tokens:
-        return CompletionOutput(0, " ".join(words[: p.max_tokens]), tokens[: p.max_tokens], "length")
-    return CompletionOutput(0, text, tokens + [p.stop_token_ids[0]] if p.stop_token_ids else tokens, "stop")
+        out = CompletionOutput(0, " ".join(words[: p.max_tokens]), tokens[: p.max_tokens], "length")
+    else:
+        out = CompletionOutput(0, text, tokens + [p.stop_token_ids[0]] if p.stop_token_ids else tokens, "stop")
+    if p.logprobs:
+        # the first token: the first word at probability 1/2, then made-up alternatives, 1/4, 1/8, ...
+        first = {100: Logprob(-0.6931471805599453, 1, words[0])}
+        first.update({900 + k: Logprob(-0.6931471805599453 * (k + 2), k + 2, f"alt{k}") for k in range(p.logprobs - 1)})
+        out.logprobs = [first] + [{t: Logprob(-0.1, 1, "")} for t in out.token_ids[1:]]
+    return out
 
 
 class LLM:
