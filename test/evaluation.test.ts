@@ -99,7 +99,7 @@ describe('evaluation suites in a run', () => {
     expect(report).toContain('stopped early:');
   });
 
-  it('runs AlpacaEval against the references, the previous and the base model in both orders, and HumanEval in the sandbox job', async () => {
+  it('runs AlpacaEval against the references, the previous and the base model in both orders, HumanEval in the sandbox job, and lm-eval tasks on each model folder', async () => {
     const store = tempStore();
     const workers = await hostWorkers(env, store, fakeEngine());
     const cfg = config('eval-pairs', {
@@ -107,7 +107,13 @@ describe('evaluation suites in a run', () => {
       // The base model continues raw text (HumanEval: the prompt, cut at the stop sequences); iterations chat.
       model: { base: 'fake-model', baseChatTemplate: false },
       evaluation: {
-        suites: { ifeval: { enabled: false }, mtBench: { enabled: false }, alpacaEval: { enabled: true, limit: 6 }, humanEval: { enabled: true } },
+        suites: {
+          ifeval: { enabled: false },
+          mtBench: { enabled: false },
+          alpacaEval: { enabled: true, limit: 6 },
+          humanEval: { enabled: true },
+          lmEval: { enabled: true, tasks: ['arc_easy', 'local_qa'], limit: 20, includePath: '/data/tasks' },
+        },
         select: 'humanEval.passAt1',
       },
     });
@@ -177,14 +183,26 @@ describe('evaluation suites in a run', () => {
     expect(iter1!.humanEval!.failures.failed).toBe(5 - passing);
     expect(rows(`${dir('iter-1')}/humaneval.scores.jsonl`)).toHaveLength(5);
 
-    // The best iteration by pass@1; the report and the card show both suites.
+    // lm-eval: a model job on each model's folder (the merged model after training), its figures with stderr.
+    const lmSpec = JSON.parse(readFileSync(`${dir('iter-2')}/lm-eval.json.spec.json`, 'utf8'));
+    expect(lmSpec).toMatchObject({ model: store.path('runs/eval-pairs/iter-2/model'), tasks: ['arc_easy', 'local_qa'], limit: 20, include_path: '/data/tasks', device: 'cpu' });
+    expect(JSON.parse(readFileSync(`${dir('base')}/lm-eval.json.spec.json`, 'utf8')).model).toMatch(/models\/fake-model-/);
+    const arc = iter2!.lmEval!.tasks.find((t) => t.task === 'arc_easy')!;
+    expect(arc.items).toBe(20);
+    expect(arc.metrics).toHaveLength(1); // acc, its stderr beside it
+    expect(arc.metrics[0]!.estimate!.high - arc.metrics[0]!.value).toBeCloseTo(1.96 * arc.metrics[0]!.stderr!, 2);
+    expect(existsSync(`${dir('iter-2')}/lm-eval.samples.jsonl`)).toBe(true);
+
+    // The best iteration by pass@1; the report and the card show every suite.
     const values = [result.baselineSuites!.humanEval!.passAt1.value, iter1!.humanEval!.passAt1.value, iter2!.humanEval!.passAt1.value];
     expect(result.best!.value).toBe(Math.max(...values));
     expect(result.best!.iteration).toBe(values.indexOf(Math.max(...values)));
     const report = readFileSync(store.path('runs/eval-pairs/report.md'), 'utf8');
     expect(report).toContain('AlpacaEval win % vs gpt4_1106_preview (n=6)');
     expect(report).toContain('HumanEval pass@1 % (n=5)');
-    expect(renderCard(JSON.parse(readFileSync(store.path('runs/eval-pairs/iter-2/card.json'), 'utf8')))).toMatch(/AlpacaEval {2}win rate vs gpt4_1106_preview .* vs iter-1 .*\n {2}HumanEval {3}pass@1 /);
+    expect(report).toContain('lm-eval arc_easy acc');
+    expect(report).toContain(`${arc.metrics[0]!.value.toFixed(4)} ± ${arc.metrics[0]!.stderr!.toFixed(4)}`);
+    expect(renderCard(JSON.parse(readFileSync(store.path('runs/eval-pairs/iter-2/card.json'), 'utf8')))).toMatch(/AlpacaEval {2}win rate vs gpt4_1106_preview .* vs iter-1 .*\n {2}HumanEval {3}pass@1 .*\n {2}lm-eval {5}arc_easy acc 0\.\d{4} ± /);
   });
 
   it('fails at the start, before any model job, when a suite\'s data is nowhere to be found', async () => {
@@ -220,5 +238,6 @@ describe('the benchmark files a run needs', () => {
     // HumanEval's problems come with the engine: no files to find.
     expect(suitesNeedingData(parseConfig(config('x', { evaluation: { suites: { ifeval: { enabled: false }, mtBench: { enabled: false }, humanEval: { enabled: true } }, select: 'humanEval.passAt1' } })))).toEqual([]);
     expect(() => parseConfig(config('x', { evaluation: { suites: { alpacaEval: { enabled: true, references: [], againstPrevious: false, againstBase: false } } } }))).toThrow(/compares with nothing/);
+    expect(() => parseConfig(config('x', { evaluation: { suites: { lmEval: { enabled: true } } } }))).toThrow(/evaluation\.suites\.lmEval\.tasks: names no task/);
   });
 });

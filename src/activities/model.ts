@@ -15,6 +15,7 @@ import type { Engine } from '../engine/runner.js';
 import type { ArtifactRef, ModelRef, Store } from '../artifacts/store.js';
 import { RESPONSE_SYSTEM_PROMPT } from '../stages/responses.js';
 import { runEngineJob } from './engine-job.js';
+import { createLmEvalActivities } from './lm-eval.js';
 import { withTypedFailures } from './typed-failures.js';
 
 export interface ModelSlot {
@@ -168,6 +169,8 @@ export function trainSpec(store: Store, input: TrainInput) {
 
 export function createModelActivities(store: Store, engine: Engine, slot: ModelSlot, endpoints: EndpointPolicy = { keys: [], hosts: [] }) {
   return withTypedFailures({
+    ...createLmEvalActivities(store, engine, slot.env),
+
     /**
      * Imports the base model once into the store as an ordinary model folder (a GGUF is converted). A local
      * folder or file is keyed by its content too, so a changed one is imported again rather than reused stale.

@@ -52,6 +52,11 @@ export function renderCard(card: IterationCard): string {
     const f = he.failures;
     lines.push(`  HumanEval   pass@1 ${formatEstimate(he.passAt1)}; failed ${f.failed}, timed out ${f.timedOut}, out of memory ${f.outOfMemory} (network: ${he.network})`);
   }
+  const lm = card.suites?.lmEval;
+  if (lm) {
+    const figures = lm.tasks.flatMap((t) => t.metrics.map((m) => `${t.task} ${m.metric.replace(/,none$/, '')} ${m.value.toFixed(4)}${m.stderr === null ? '' : ` ± ${m.stderr.toFixed(4)}`}`));
+    lines.push(`  lm-eval     ${figures.join(', ') || '–'} (lm-eval ${lm.lmEvalVersion})`);
+  }
   if (card.evaluation) {
     const e = card.evaluation;
     lines.push(`  evaluation  prompt-strict ${(100 * e.promptStrict).toFixed(1)}%, instruction-strict ${(100 * e.instructionStrict).toFixed(1)}% on ${e.items} prompts`);

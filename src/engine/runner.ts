@@ -10,7 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 
-export type EngineJob = 'import-model' | 'generate' | 'train' | 'score-ifeval' | 'run-humaneval' | 'humaneval-problems';
+export type EngineJob = 'import-model' | 'generate' | 'train' | 'score-ifeval' | 'run-humaneval' | 'humaneval-problems' | 'run-lm-eval';
 
 /** Error kinds the engine reports; `exited` is ours: the process died without saying why. */
 export type EngineErrorKind = 'bad_input' | 'model_load' | 'out_of_memory' | 'crashed' | 'exited' | 'cancelled';

@@ -8,6 +8,7 @@ import type { EvalScore } from '../activities/data.js';
 import type { AlpacaEvalSummary } from '../activities/alpaca-eval.js';
 import type { IfevalSummary, MtBenchScores } from '../activities/evaluation.js';
 import type { HumanEvalSummary } from '../activities/humaneval.js';
+import type { LmEvalSummary } from '../activities/lm-eval.js';
 import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
 import type { EvalMetric, RunConfig, Sampling } from '../config/schema.js';
 import { ALPACA_EVAL_JUDGE_SAMPLING, ALPACA_EVAL_TOP_LOGPROBS } from '../stages/alpaca-eval.js';
@@ -21,6 +22,7 @@ export interface SuiteSummaries {
   mtBench?: MtBenchScores;
   alpacaEval?: AlpacaEvalSummary;
   humanEval?: HumanEvalSummary;
+  lmEval?: LmEvalSummary;
   smoke?: EvalScore;
 }
 
@@ -35,6 +37,8 @@ export interface EvaluationContext {
   seed: number;
   /** The base model M_0 (the default MT-Bench judge). */
   base: ModelRef;
+  /** Resolves when the run is not paused (model jobs other than generation wait for it too). */
+  unpaused?: () => Promise<void>;
 }
 
 /** The suites that read benchmark files (and so need resolveEvalData at the start of the run). */
@@ -99,6 +103,24 @@ export async function evaluateModel(ctx: EvaluationContext, label: string, model
     const requests = await evaluation.buildHumanEvalRequests(subset);
     const responses = await generate('evaluation humaneval', model, requests, `${run}/eval/${label}/humaneval.raw.jsonl`, sampling, ctx.seed, undefined, chat ? {} : { stop: [...HUMANEVAL_STOP] });
     out.humanEval = await evaluation.scoreHumanEval({ ...subset, responses, timeoutSeconds: h.timeoutSeconds, memoryMb: h.memoryMb, allowNetwork: h.allowNetwork });
+  }
+  if (suites.lmEval?.enabled) {
+    // lm-eval loads the model itself: a model job on a slot, on the model folder (the merged model after training).
+    const l = suites.lmEval;
+    await ctx.unpaused?.();
+    out.lmEval = await activities.modelJobs.runLmEval({
+      model,
+      run,
+      label,
+      tasks: l.tasks,
+      limit: l.limit,
+      numFewshot: l.numFewshot,
+      batchSize: l.batchSize,
+      device: config.model.device,
+      includePath: l.includePath,
+      applyChatTemplate: l.applyChatTemplate,
+      seed: config.seed,
+    });
   }
   if (suites.smoke.enabled) {
     const requests = await data.buildEvalRequests({ run, label, chat });

@@ -136,7 +136,7 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
     const label = `iter-${t}`;
     // Iterations started before the suites existed replay with the 24-prompt smoke set.
     if (patched(EVAL_SUITES_PATCH)) {
-      const ctx = { config, run, dataDir: input.evalDataDir ?? null, activities, generate, seed: seedFor(5), base };
+      const ctx = { config, run, dataDir: input.evalDataDir ?? null, activities, generate, seed: seedFor(5), base, unpaused };
       card.suites = await evaluateModel(ctx, label, trained.model, usesChat(trained.model));
     } else {
       const requests = await data.buildEvalRequests({ run, label, chat: usesChat(trained.model) });

@@ -1,6 +1,7 @@
 /** The per-iteration table, as Markdown (pure: used by the workflow and the CLI). */
 import type { AlpacaEvalSummary } from '../activities/alpaca-eval.js';
 import type { EvalScore } from '../activities/data.js';
+import type { LmEvalSummary } from '../activities/lm-eval.js';
 import { formatEstimate, type Estimate } from '../stages/stats.js';
 import type { SuiteSummaries } from './evaluate.js';
 import type { BestIteration, IterationSummary } from './types.js';
@@ -48,6 +49,10 @@ export function reportRows(baseline: EvalScore | null, summaries: IterationSumma
   if (alpaca) suiteHead.push(`AlpacaEval win % vs ${reference ?? '–'} (n=${alpaca.items})`, 'LC win %', 'win % vs previous', 'avg length');
   const humanEval = extras.baselineSuites?.humanEval ?? summaries.find((s) => s.suites?.humanEval)?.suites?.humanEval;
   if (humanEval) suiteHead.push(`HumanEval pass@1 % (n=${humanEval.problems})`);
+  // lm-eval: each task's first metric (lm-eval's order: acc before acc_norm), as lm-eval reports it.
+  const lmEval = extras.baselineSuites?.lmEval ?? summaries.find((s) => s.suites?.lmEval)?.suites?.lmEval;
+  const lmEvalColumns = (lmEval?.tasks ?? []).filter((t) => t.metrics.length > 0).map((t) => ({ task: t.task, metric: t.metrics[0]!.metric }));
+  for (const c of lmEvalColumns) suiteHead.push(`lm-eval ${c.task} ${c.metric.replace(/,none$/, '')}`);
   const rows = [[...head, ...suiteHead, 'note']];
   const suiteCells = (s: SuiteSummaries | undefined, evalScore: number | null, deltas?: IterationSummary['deltas']) => [
     ...(ifeval
@@ -58,6 +63,7 @@ export function reportRows(baseline: EvalScore | null, summaries: IterationSumma
     ...(mtBench ? [score(s?.mtBench?.turn1Score), score(s?.mtBench?.turn2Score), s?.mtBench ? String(s.mtBench.unparsable) : '–'] : []),
     ...(alpaca ? alpacaCells(s?.alpacaEval, reference) : []),
     ...(humanEval ? [rate(s?.humanEval?.passAt1)] : []),
+    ...lmEvalColumns.map((c) => lmEvalCell(s?.lmEval, c.task, c.metric)),
   ];
   if (baseline || extras.baselineSuites) {
     rows.push(['0 (base)', '–', '–', '–', '–', '–', ...suiteCells(extras.baselineSuites, baseline?.promptStrict ?? null), bestMark(extras.best, 0)]);
@@ -83,6 +89,13 @@ function alpacaCells(a: AlpacaEvalSummary | undefined, reference: string | undef
   const vsReference = a.comparisons.find((c) => c.baseline === reference);
   const vsPrevious = a.comparisons.find((c) => c.baseline === 'base' || c.baseline.startsWith('iter-'));
   return [rate(vsReference?.winRate), pct(vsReference?.lcWinRate), vsPrevious ? `${rate(vsPrevious.winRate)} (${vsPrevious.baseline})` : '–', String(a.avgLength)];
+}
+
+/** "0.4123 ± 0.0210": an lm-eval figure with its standard error, as lm-eval prints it. */
+function lmEvalCell(l: LmEvalSummary | undefined, task: string, metric: string): string {
+  const m = l?.tasks.find((t) => t.task === task)?.metrics.find((x) => x.metric === metric);
+  if (!m) return '–';
+  return m.stderr === null ? m.value.toFixed(4) : `${m.value.toFixed(4)} ± ${m.stderr.toFixed(4)}`;
 }
 
 function bestMark(best: BestIteration | null | undefined, iteration: number): string {

@@ -229,7 +229,21 @@ function runHumaneval() {
   emit({ event: 'result', passed, total: out.length, pass_at_1: passed / out.length, network: 'fake', output: spec.output });
 }
 
+/** run-lm-eval: each task asked for gets an accuracy from a hash of the model folder and the task, with a stderr. */
+function runLmEval() {
+  const tasks = {};
+  for (const task of spec.tasks) {
+    const acc = hash(`${spec.model}:${task}`).readUInt16BE(0) / 65535;
+    const n = spec.limit ?? 100;
+    tasks[task] = { alias: task, output_type: 'multiple_choice', metrics: { 'acc,none': acc, 'acc_stderr,none': Math.sqrt((acc * (1 - acc)) / n) }, n_samples: { original: n, effective: n } };
+  }
+  writeAtomic(spec.samples, spec.tasks.map((task) => `${JSON.stringify({ task, doc_id: 0, metrics: { acc: 1 } })}\n`).join(''));
+  writeAtomic(spec.output, JSON.stringify({ lm_eval_version: '0.4.13', model: spec.model, tasks, groups: {}, config: {}, samples: spec.samples }));
+  emit({ event: 'result', tasks: Object.fromEntries(Object.entries(tasks).map(([t, v]) => [t, v.metrics])), output: spec.output });
+}
+
 if (job === 'generate') await generate();
+else if (job === 'run-lm-eval') runLmEval();
 else if (job === 'humaneval-problems') humanevalProblems();
 else if (job === 'run-humaneval') runHumaneval();
 else if (job === 'score-ifeval') scoreIfeval();
