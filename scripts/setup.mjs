@@ -152,6 +152,8 @@ function main() {
   const tools = { temporalCli, python, cache, enginePath: join(root, 'engine') };
   mkdirSync(join(root, '.isheep'), { recursive: true });
   writeFileSync(join(root, '.isheep', 'tools.json'), JSON.stringify(tools, null, 2) + '\n');
+  const chromium = process.env.ISHEEP_CHROMIUM ?? '/usr/bin/chromium';
+  if (!existsSync(chromium)) log(`note: no Chromium at ${chromium}: the report tests need it (apt-get install -y chromium; .ci/run installs it)`);
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(tools)}`);
 }
 
