@@ -23,6 +23,8 @@ import { zeroCounts } from '../stages/types.js';
 import { buildSynthesisPrompt, parseSynthesized, pickDemos } from '../stages/synthesis.js';
 import type { Pair, Task } from '../stages/types.js';
 import { PROJECT_ROOT } from '../setup/tools.js';
+import type { ReportInput } from '../report/document.js';
+import { writeRunReport } from '../report/write.js';
 
 /** A row the engine's generate job reads. */
 type EngineRequest = { id: string; prompt: string } | { id: string; messages: { role: string; content: string }[] };
@@ -396,6 +398,14 @@ export function createDataActivities(store: Store) {
       await writeText(store, `${input.uri}.json`, `${JSON.stringify(input.document, null, 2)}\n`);
       if (input.markdown !== undefined) await writeText(store, `${input.uri}.md`, input.markdown);
       return input.uri;
+    },
+
+    /**
+     * The run's report, `${run}/report.{json,md,html}`: the document, its table, and the HTML page with charts and
+     * sample pairs read from the iterations' artifacts. Rewritten after every iteration and at the end.
+     */
+    async writeReport(input: ReportInput): Promise<string> {
+      return writeRunReport(store, input);
     },
   });
 }

@@ -5,7 +5,7 @@
  *   isheep worker                this host's workers against the configured Temporal server
  *   isheep start --preset demo   start a run (--config file.json, --set key=value, --name, --resume)
  *   isheep status NAME           where a run is, or how and why it ended
- *   isheep report NAME           wait for a run and print its table
+ *   isheep report NAME           wait for a run and print its table (--html: the path of its HTML report)
  *   isheep rm NAME               remove a closed run's folder from the store
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -25,6 +25,8 @@ import { WorkerLogger } from '../worker/logger.js';
 import { createHostWorkers, planSlots, runWorkers } from '../worker/workers.js';
 import type { IterationCard, RunResult } from '../workflows/types.js';
 import { renderCard } from './card.js';
+import type { RunReportDocument } from '../report/document.js';
+import { writeHtmlFromJson } from '../report/write.js';
 import { renderTable } from '../workflows/report.js';
 import { INTERRUPTED_EXIT, Interrupts } from './interrupts.js';
 import { describeProgress } from './live.js';
@@ -246,8 +248,27 @@ function printResult(result: RunResult, minutes: string, uiUrl: string | null, n
   console.log(renderTable(result.baseline, result.summaries, { baselineSuites: result.baselineSuites, best: result.best, stoppedEarly: result.stoppedEarly }));
   console.log(`\nartifacts:   ${join(storeRoot(), result.store)}`);
   console.log(`report:      ${join(storeRoot(), `${result.report}.md`)}`);
+  if (existsSync(join(storeRoot(), `${result.report}.html`))) console.log(`             ${join(storeRoot(), `${result.report}.html`)}`);
   console.log(`final model: ${join(storeRoot(), result.finalModel.uri)}${result.best ? ` (best by ${result.best.metric})` : ''}`);
   if (uiUrl) console.log(`Web UI:      ${uiUrl}/namespaces/${namespace}/workflows/${result.name}`);
+}
+
+/**
+ * `report NAME --html`: the path of runs/NAME/report.html in the store. A run that ended before HTML reports has
+ * only report.json: its page is rendered from that now, with sample pairs from the run's folder.
+ */
+async function printHtmlReportPath(name: string): Promise<void> {
+  checkRunName(name);
+  const store = new Store(storeRoot());
+  const run = `runs/${name}`;
+  if (!store.exists(`${run}/report.html`)) {
+    if (!store.exists(`${run}/report.json`)) {
+      throw new CliError(`run ${name} has no report in the store at ${storeRoot()} yet: it is written when its first iteration finishes (ISHEEP_STORE names the workers' store)`);
+    }
+    const doc = JSON.parse(readFileSync(store.path(`${run}/report.json`), 'utf8')) as RunReportDocument;
+    await writeHtmlFromJson(store, run, doc);
+  }
+  console.log(store.path(`${run}/report.html`));
 }
 
 /** `status`: a closed run's status and why; a running one's live progress. */
@@ -449,7 +470,8 @@ program
 program
   .command('report <name>')
   .description('wait for a run to finish and print its table (non-zero exit when it did not complete)')
-  .action((name: string) => withClient((client) => reportRun(client, name, null)));
+  .option('--html', 'print the path of the run\'s HTML report at once (rewritten after every iteration; no server needed)')
+  .action((name: string, opts: { html?: boolean }) => (opts.html ? printHtmlReportPath(name) : withClient((client) => reportRun(client, name, null))));
 
 program
   .command('rm <name>')

@@ -6,3 +6,5 @@
 export const RUN_IDENTITY_PATCH = 'run-identity';
 /** Evaluation runs the configured suites (IFEval, ...) instead of the 24-prompt smoke set, and picks the best iteration. */
 export const EVAL_SUITES_PATCH = 'eval-suites';
+/** The report (report.json, .md and .html) is written by the writeReport activity after every iteration, not only at the end. */
+export const REPORT_EACH_ITERATION_PATCH = 'report-each-iteration';

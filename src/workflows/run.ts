@@ -18,10 +18,11 @@ import {
 import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
 import type { EvalScore } from '../activities/data.js';
 import { ConfigError, generationBackend, parseConfig, type EvalMetric, type RunConfig } from '../config/schema.js';
+import type { ReportInput } from '../report/document.js';
 import type { Estimate } from '../stages/stats.js';
 import { evaluateModel, metricOf, suitesNeedingData } from './evaluate.js';
 import { shardedGenerator } from './generation.js';
-import { EVAL_SUITES_PATCH, RUN_IDENTITY_PATCH } from './patches.js';
+import { EVAL_SUITES_PATCH, REPORT_EACH_ITERATION_PATCH, RUN_IDENTITY_PATCH } from './patches.js';
 import { ErrorType } from '../errors.js';
 import { activitiesFor } from './activities.js';
 import { iSheepIteration } from './iteration.js';
@@ -104,6 +105,8 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
   const suites = patched(EVAL_SUITES_PATCH);
   const needData = config.evaluation.enabled && suites ? suitesNeedingData(config) : [];
   const evalDataDir = needData.length > 0 ? (await evaluation.resolveEvalData({ data: config.evaluation.data, suites: needData })).dir : null;
+  // Runs started before it write their report once, at the end, with writeDocument (JSON and Markdown only).
+  const reportEachIteration = patched(REPORT_EACH_ITERATION_PATCH);
 
   const seeds = await data.loadSeeds({ run, file: config.seeds.file });
   const base = await modelJobs.prepareModel({ source: config.model.base });
@@ -152,22 +155,26 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
     const summary = summarize(result.card, result.model, select);
     if (suites && result.card.suites?.ifeval) summary.deltas = await ifevalDeltas(t);
     progress.summaries.push(summary);
-    if (suites && stopsEarly(t, metricOf(result.card.suites, select), result.model)) break;
+    const stop = suites && stopsEarly(t, metricOf(result.card.suites, select), result.model);
+    if (reportEachIteration) await data.writeReport(reportInput(false, summary));
+    if (stop) break;
   }
 
   progress.stage = 'reporting';
   mark('reporting', progress.iteration);
-  const report = await data.writeDocument({
-    uri: `${run}/report`,
-    document: {
-      config,
-      baseline: progress.baseline,
-      ...(suites ? { baselineSuites: progress.baselineSuites ?? null, best: progress.best, stoppedEarly: progress.stoppedEarly } : {}),
-      summaries: progress.summaries,
-      cards,
-    },
-    markdown: renderReport(config.name, progress.baseline, progress.summaries, suites ? { baselineSuites: progress.baselineSuites, best: progress.best, stoppedEarly: progress.stoppedEarly } : {}),
-  });
+  const report = reportEachIteration
+    ? await data.writeReport(reportInput(true, null))
+    : await data.writeDocument({
+        uri: `${run}/report`,
+        document: {
+          config,
+          baseline: progress.baseline,
+          ...(suites ? { baselineSuites: progress.baselineSuites ?? null, best: progress.best, stoppedEarly: progress.stoppedEarly } : {}),
+          summaries: progress.summaries,
+          cards,
+        },
+        markdown: renderReport(config.name, progress.baseline, progress.summaries, suites ? { baselineSuites: progress.baselineSuites, best: progress.best, stoppedEarly: progress.stoppedEarly } : {}),
+      });
   progress.stage = 'done';
   mark('done', progress.iteration);
   // An update or signal handler still running would be cut off by the return.
@@ -186,6 +193,19 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
     stoppedEarly: progress.stoppedEarly,
     report,
   };
+
+  /** The report's input: `final` once no iteration is to come; `latest`, the iteration just finished (see ReportInput). */
+  function reportInput(final: boolean, latest: IterationSummary | null): ReportInput {
+    return {
+      run,
+      config,
+      baseline: progress.baseline,
+      ...(suites ? { baselineSuites: progress.baselineSuites ?? null, best: progress.best, stoppedEarly: progress.stoppedEarly } : {}),
+      latest,
+      iterations: progress.summaries.length,
+      state: { final, iterations: progress.iterations },
+    };
+  }
 
   /** Records iteration t's metric; true when patience has run out (no gain over the best for that many iterations). */
   function stopsEarly(t: number, value: number | null, model: ModelRef): boolean {
