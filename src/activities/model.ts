@@ -16,6 +16,7 @@ import type { ArtifactRef, ModelRef, Store } from '../artifacts/store.js';
 import { RESPONSE_SYSTEM_PROMPT } from '../stages/responses.js';
 import { runEngineJob } from './engine-job.js';
 import { createLmEvalActivities } from './lm-eval.js';
+import { createSlotActivities } from './slot.js';
 import { withTypedFailures } from './typed-failures.js';
 
 export interface ModelSlot {
@@ -170,6 +171,7 @@ export function trainSpec(store: Store, input: TrainInput) {
 export function createModelActivities(store: Store, engine: Engine, slot: ModelSlot, endpoints: EndpointPolicy = { keys: [], hosts: [] }) {
   return withTypedFailures({
     ...createLmEvalActivities(store, engine, slot.env),
+    ...createSlotActivities(slot.env),
 
     /**
      * Imports the base model once into the store as an ordinary model folder (a GGUF is converted). A local

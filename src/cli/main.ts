@@ -85,9 +85,12 @@ async function startWorkers(target: TemporalTarget, signal: AbortSignal, flags: 
   }
   const slots = planSlots(flags.gpus ?? 'all', Number(flags.slotSize ?? 1));
   const connection = await NativeConnection.connect(target.connectionOptions);
+  // The data worker asks the cluster whether isheep's search attributes are registered (for runs started from the UI).
+  const client = new Client({ connection: await Connection.connect(target.connectionOptions), namespace: target.namespace });
   const workers = await createHostWorkers({
     connection,
     connectSlot: () => NativeConnection.connect(target.connectionOptions),
+    client,
     namespace: target.namespace,
     store: new Store(storeRoot()),
     engine: new SubprocessEngine({ command, env }),
@@ -97,7 +100,7 @@ async function startWorkers(target: TemporalTarget, signal: AbortSignal, flags: 
   console.log(`model slots: ${slots.map((s) => (s.devices === null ? 'cpu' : `gpu ${s.devices}`)).join(' | ')}`);
   // runWorkers listens for the abort; a Ctrl-C that came while the workers were being created is passed on here.
   const stopping = new AbortController();
-  const running = runWorkers(workers, stopping.signal);
+  const running = runWorkers(workers, stopping.signal).finally(() => client.connection.close());
   if (signal.aborted) stopping.abort();
   else signal.addEventListener('abort', () => stopping.abort(), { once: true });
   return { running };
@@ -116,9 +119,11 @@ interface ConfigFlags {
  * else --set name=…, else the file's name, else "<preset>-<timestamp>".
  */
 function buildConfig(opts: ConfigFlags): { name: string } & Record<string, unknown> {
-  const preset = (opts.preset ?? 'demo') as PresetName;
-  if (!(preset in presets)) throw new Error(`unknown preset ${preset}; choose one of ${Object.keys(presets).join(', ')}`);
   const fromFile = opts.config ? readConfigFile(opts.config) : {};
+  // --preset, else the file's "preset" (as the Web UI's input takes it), else demo.
+  const preset = (opts.preset ?? fromFile.preset ?? 'demo') as PresetName;
+  delete fromFile.preset;
+  if (typeof preset !== 'string' || !(preset in presets)) throw new Error(`unknown preset ${JSON.stringify(preset)}; choose one of ${Object.keys(presets).join(', ')}`);
   for (const assignment of opts.set ?? []) {
     const eq = assignment.indexOf('=');
     if (eq < 1) throw new Error(`--set expects key.path=value, got ${assignment}`);
@@ -451,7 +456,7 @@ program
 program
   .command('start')
   .description('start a run')
-  .option('--preset <name>', `one of ${Object.keys(presets).join(', ')}`, 'demo')
+  .option('--preset <name>', `one of ${Object.keys(presets).join(', ')} (default: the file's "preset", else demo)`)
   .option('--config <file>', 'a JSON config file (fields override the preset)')
   .option('--set <key=value...>', 'override a config field')
   .option('--name <name>', 'run name (default: --set name=…, the file\'s name, else <preset>-<timestamp>)')

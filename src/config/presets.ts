@@ -83,7 +83,8 @@ export type PresetName = keyof typeof presets;
 
 /** Deep-merges a user's partial config over a preset (objects merge, everything else replaces). */
 export function withPreset(name: PresetName, overrides: Record<string, unknown>): Record<string, unknown> {
-  return deepMerge(structuredClone(presets[name]) as Record<string, unknown>, overrides);
+  // A JSON copy: presets are plain data, and structuredClone does not exist in the workflow sandbox.
+  return deepMerge(JSON.parse(JSON.stringify(presets[name])) as Record<string, unknown>, overrides);
 }
 
 function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {

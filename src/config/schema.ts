@@ -80,6 +80,10 @@ export const configSchema = z
     name: runName.describe('Run name: the workflow id and the folder of its artifacts in the store.'),
     iterations: z.number().int().min(1).max(1000).default(3).describe('Number of I-SHEEP iterations T.'),
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42).describe('Seed for demo sampling, generation and training.'),
+    allowCpuAtPaperScale: z
+      .boolean()
+      .default(false)
+      .describe('Run even when the model workers have no GPU and the sizes would take CPUs days (see cpuScaleRefusal); for the patient.'),
     resume: z
       .boolean()
       .default(false)
@@ -387,5 +391,31 @@ export function parseConfig(raw: unknown): RunConfig {
       const where = issue.path.length ? issue.path.join('.') : '(root)';
       return `${where}: ${issue.message}`;
     }),
+  );
+}
+
+/**
+ * New tokens one iteration generates at most, roughly: synthesis (targetInstructions / tasksPerPrompt
+ * meta-prompts), one response per instruction and two gradings per pair (the evaluation suites come on top).
+ * The paper's sizes come to ~13 million; the demo's to ~20,000.
+ */
+export function generatedTokensPerIteration(c: RunConfig): number {
+  const n = c.synthesis.targetInstructions;
+  const metaPrompts = Math.ceil(n / c.synthesis.tasksPerPrompt);
+  return metaPrompts * c.synthesis.sampling.maxNewTokens + n * c.response.sampling.maxNewTokens + 2 * n * c.assessment.sampling.maxNewTokens;
+}
+
+/** Above this many new tokens per iteration a CPU-only run is refused unless allowCpuAtPaperScale: at the ~50 tokens/s
+ * a 2-core CPU gets from a 135M model, 1,000,000 tokens are more than 5 hours per iteration (and a 7B model is ~50x slower). */
+export const CPU_TOKENS_PER_ITERATION_LIMIT = 1_000_000;
+
+/** Why a run of these sizes should not start on model workers without a GPU, or null when it may. */
+export function cpuScaleRefusal(c: RunConfig): string | null {
+  const tokens = generatedTokensPerIteration(c);
+  if (c.allowCpuAtPaperScale || tokens <= CPU_TOKENS_PER_ITERATION_LIMIT) return null;
+  return (
+    `this run generates about ${(tokens / 1e6).toFixed(1)} million tokens per iteration (synthesis.targetInstructions ${c.synthesis.targetInstructions}, ` +
+    `response.sampling.maxNewTokens ${c.response.sampling.maxNewTokens}) and the model workers have no GPU: on CPU that takes days. ` +
+    `Start it with "preset": "demo" (minutes on a CPU), point the model workers at GPUs, or set "allowCpuAtPaperScale": true to run it anyway.`
   );
 }

@@ -7,10 +7,12 @@ import { execFileSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { createDataActivities } from '../activities/data.js';
 import { endpointPolicyFromEnv, type EndpointPolicy } from '../activities/endpoint-policy.js';
 import { createEvaluationActivities } from '../activities/evaluation.js';
 import { createModelActivities } from '../activities/model.js';
+import { createNamespaceActivities } from '../activities/namespace.js';
 import { Store } from '../artifacts/store.js';
 import type { Engine } from '../engine/runner.js';
 import { CPU_QUEUE, GPU_QUEUE, WORKFLOW_QUEUE } from '../queues.js';
@@ -62,6 +64,8 @@ export interface HostWorkersOptions {
   slots: Slot[];
   /** Prebuilt workflow bundle (tests build it once); otherwise bundled from WORKFLOWS_PATH. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** A client of the same namespace, for what activities ask the cluster (search attributes); none: they answer no. */
+  client?: Client;
   /** Which roles to run on this host. */
   roles?: { workflows?: boolean; data?: boolean; models?: boolean };
   /** Variables and hosts an external endpoint may use (default: ISHEEP_ENDPOINT_KEYS / ISHEEP_ENDPOINT_HOSTS). */
@@ -83,7 +87,11 @@ export async function createHostWorkers(opts: HostWorkersOptions): Promise<Worke
   }
   if (roles.data) {
     // Scoring that has a Python reference implementation (IFEval) runs as an engine job here, on the CPU.
-    const activities = { ...createDataActivities(opts.store), ...createEvaluationActivities(opts.store, opts.engine) };
+    const activities = {
+      ...createDataActivities(opts.store),
+      ...createEvaluationActivities(opts.store, opts.engine),
+      ...createNamespaceActivities(opts.client ?? null, opts.namespace),
+    };
     workers.push(await Worker.create({ ...common, taskQueue: CPU_QUEUE, activities }));
   }
   if (roles.models) {

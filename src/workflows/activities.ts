@@ -8,6 +8,7 @@ import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow'
 import type { DataActivities } from '../activities/data.js';
 import type { EvaluationActivities } from '../activities/evaluation.js';
 import type { ModelActivities } from '../activities/model.js';
+import type { NamespaceActivities } from '../activities/namespace.js';
 import type { RunConfig } from '../config/schema.js';
 import { PERMANENT_ERRORS } from '../errors.js';
 import { CPU_QUEUE, GPU_QUEUE } from '../queues.js';
@@ -21,6 +22,7 @@ export function activitiesFor(engine: RunConfig['engine']) {
   const data = proxyActivities<DataActivities>(dataOptions);
   // Scoring jobs heartbeat through the engine's progress, like model jobs.
   const evaluation = proxyActivities<EvaluationActivities>(dataOptions);
+  const namespace = proxyActivities<NamespaceActivities>(dataOptions);
   const modelJobs = proxyActivities<ModelActivities>({
     taskQueue: GPU_QUEUE,
     // Sized for a 72B iteration (hours); the heartbeat timeout is what catches a dead worker.
@@ -30,5 +32,5 @@ export function activitiesFor(engine: RunConfig['engine']) {
     // A cancelled job is over only when its engine process is: the workflow never moves on while it still runs.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   });
-  return { data, evaluation, modelJobs };
+  return { data, evaluation, modelJobs, namespace };
 }

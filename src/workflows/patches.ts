@@ -8,3 +8,7 @@ export const RUN_IDENTITY_PATCH = 'run-identity';
 export const EVAL_SUITES_PATCH = 'eval-suites';
 /** The report (report.json, .md and .html) is written by the writeReport activity after every iteration, not only at the end. */
 export const REPORT_EACH_ITERATION_PATCH = 'report-each-iteration';
+/** A run whose sizes would take CPUs days is refused at its start when the model slots have no GPU. */
+export const CPU_SCALE_PATCH = 'cpu-scale-check';
+/** The run sets its search attributes wherever the namespace has them registered, however it was started. */
+export const SEARCH_ATTRIBUTES_PATCH = 'search-attributes-any-start';

@@ -17,12 +17,13 @@ import {
 } from '@temporalio/workflow';
 import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
 import type { EvalScore } from '../activities/data.js';
-import { ConfigError, generationBackend, parseConfig, type EvalMetric, type RunConfig } from '../config/schema.js';
+import { parseRunInput } from '../config/input.js';
+import { ConfigError, cpuScaleRefusal, generationBackend, type EvalMetric, type RunConfig } from '../config/schema.js';
 import type { ReportInput } from '../report/document.js';
 import type { Estimate } from '../stages/stats.js';
 import { evaluateModel, metricOf, suitesNeedingData } from './evaluate.js';
 import { shardedGenerator } from './generation.js';
-import { EVAL_SUITES_PATCH, REPORT_EACH_ITERATION_PATCH, RUN_IDENTITY_PATCH } from './patches.js';
+import { CPU_SCALE_PATCH, EVAL_SUITES_PATCH, REPORT_EACH_ITERATION_PATCH, RUN_IDENTITY_PATCH, SEARCH_ATTRIBUTES_PATCH } from './patches.js';
 import { ErrorType } from '../errors.js';
 import { activitiesFor } from './activities.js';
 import { iSheepIteration } from './iteration.js';
@@ -78,7 +79,7 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
 
   // Search attributes only when the starter set them: a cluster where they are not registered would
   // otherwise fail every workflow task. `isheep start` and the dev server register them.
-  const searchable = workflowInfo().typedSearchAttributes.get(STAGE_ATTRIBUTE) !== undefined;
+  let searchable = workflowInfo().typedSearchAttributes.get(STAGE_ATTRIBUTE) !== undefined;
   const mark = (stage: string, iteration: number) => {
     if (searchable) {
       upsertSearchAttributes([
@@ -87,6 +88,16 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
       ]);
     }
   };
+
+  // Sizes that would take CPUs days, on slots without a GPU: refused before the run claims its name.
+  if (patched(CPU_SCALE_PATCH)) {
+    const refusal = cpuScaleRefusal(config);
+    if (refusal !== null && (await modelJobs.describeSlot()).gpus === 0) {
+      throw ApplicationFailure.create({ type: ErrorType.InvalidConfig, message: refusal, nonRetryable: true });
+    }
+  }
+  // A run started without search attributes (from the Web UI's form) sets them itself where they are registered.
+  if (patched(SEARCH_ATTRIBUTES_PATCH) && !searchable) searchable = await activities.namespace.searchAttributesRegistered();
 
   // Runs started before run identity existed replay without it (they wrote no owner file).
   if (patched(RUN_IDENTITY_PATCH)) {
@@ -247,7 +258,7 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
 
 function validate(raw: unknown): RunConfig {
   try {
-    return parseConfig(raw);
+    return parseRunInput(raw); // a "preset" in the input is merged under its fields
   } catch (err) {
     if (err instanceof ConfigError) {
       throw ApplicationFailure.create({ type: ErrorType.InvalidConfig, message: err.message, nonRetryable: true, details: err.issues });

@@ -62,6 +62,7 @@ export async function hostWorkers(
   return createHostWorkers({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
+    client: env.client,
     store,
     engine,
     slots: [{ devices: null }],
