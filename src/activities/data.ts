@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ArtifactRef, Store } from '../artifacts/store.js';
 import { readSeedFile, resolveSeedFile } from '../artifacts/seeds.js';
 import { ErrorType } from '../errors.js';
+import { recordJudgments, recordStageCounts } from './metrics.js';
 import { claimRunFolder, type ClaimInput, type RunOwner } from './run-folder.js';
 import { beat, withTypedFailures } from './typed-failures.js';
 import { buildAssessmentPrompt, type AssessmentKind, type AssessmentVariant } from '../stages/assessment.js';
@@ -219,6 +220,7 @@ export function createDataActivities(store: Store) {
       }
       if (overTarget > 0) counts.dropped.over_target = overTarget;
       counts.accepted = fresh.length;
+      recordStageCounts(input.run, 'synthesis', { in: counts.parsed, kept: counts.accepted, dropped: counts.dropped });
       const accepted = await store.writeJsonl(
         `${iterationDir(input.run, input.iteration)}/synthesis/accepted-after-round-${input.round}.jsonl`,
         [...previous, ...fresh],
@@ -259,6 +261,7 @@ export function createDataActivities(store: Store) {
         }
       }
       const ref = await store.writeJsonl(`${iterationDir(input.run, input.iteration)}/pairs.jsonl`, kept());
+      recordStageCounts(input.run, 'rule_filter', counts);
       return { pairs: ref, counts };
     },
 
@@ -332,6 +335,11 @@ export function createDataActivities(store: Store) {
         const kept = await writers.kept.commit();
         await writers.alpaca.commit();
         await writers.messages.commit();
+        recordStageCounts(input.run, 'assessment', counts);
+        // Every judgment of a pass that ran, and those that gave no score in 1–10 (the histograms count the others).
+        const scored = (h: number[]) => h.reduce((a, b) => a + b, 0);
+        if (input.quality) recordJudgments('assessment_quality', counts.in, counts.in - scored(histograms.quality));
+        if (input.following) recordJudgments('assessment_following', counts.in, counts.in - scored(histograms.following));
         return {
           kept,
           counts,

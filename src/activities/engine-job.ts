@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { EngineError, type Engine, type EngineEvent, type EngineJob } from '../engine/runner.js';
 import { ErrorType } from '../errors.js';
 import { HEARTBEAT_EVERY_S } from '../heartbeat.js';
+import { observeEngineJob } from './metrics.js';
 
 /** How often we heartbeat while a job is alive but quiet (loading a model, a long training step). */
 const HEARTBEAT_EVERY_MS = HEARTBEAT_EVERY_S * 1000;
@@ -35,8 +36,10 @@ export async function runEngineJob(
   const beat = () => ctx.heartbeat(last);
   beat();
   const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
+  // Durations, throughput and loss for Prometheus (src/activities/metrics.ts); a no-op without an exporter.
+  const metrics = observeEngineJob(job, specPath);
   try {
-    return await engine.run(job, spec, {
+    const result = await engine.run(job, spec, {
       specPath,
       env,
       ...(processes !== undefined ? { processes } : {}),
@@ -44,9 +47,13 @@ export async function runEngineJob(
       onProgress: (event) => {
         last = toProgress(job, event);
         beat();
+        metrics.progress(event);
       },
     });
+    metrics.finished({ result });
+    return result;
   } catch (err) {
+    metrics.finished({ error: err, cancelled: (err instanceof EngineError && err.kind === 'cancelled') || ctx.cancellationSignal.aborted });
     throw toFailure(err);
   } finally {
     clearInterval(timer);

@@ -11,8 +11,8 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import { NativeConnection, Runtime } from '@temporalio/worker';
-import { Command } from 'commander';
+import { NativeConnection } from '@temporalio/worker';
+import { Command, Option } from 'commander';
 import { Store } from '../artifacts/store.js';
 import { configSchema, parseConfig } from '../config/schema.js';
 import { presets, withPreset, type PresetName } from '../config/presets.js';
@@ -21,7 +21,7 @@ import { engineCommand, loadTools, PROJECT_ROOT } from '../setup/tools.js';
 import { localTarget, retiredVariablesWarning, temporalTarget, type TemporalTarget } from '../temporal/connection.js';
 import { startDevServer } from '../temporal/dev-server.js';
 import { RunExistsError, startRun } from '../temporal/start-run.js';
-import { WorkerLogger } from '../worker/logger.js';
+import { installRuntime } from '../worker/telemetry.js';
 import { createHostWorkers, planSlots, runWorkers } from '../worker/workers.js';
 import type { IterationCard, RunResult } from '../workflows/types.js';
 import { renderCard } from './card.js';
@@ -315,13 +315,24 @@ async function removeRunFolder(client: Client, name: string): Promise<void> {
   console.log(`removed ${folder}`);
 }
 
-// Workers log warnings and errors only; the CLI prints the progress people need.
-Runtime.install({ logger: new WorkerLogger((process.env.ISHEEP_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
+const program = new Command('isheep').description('I-SHEEP self-alignment runs on Temporal');
+
+// The Runtime, before any command connects: workers log warnings and errors only (the CLI prints the progress
+// people need), and the commands that run workers serve Prometheus metrics with --metrics-port.
+program.hook('preAction', (_program, command) => {
+  const { metricsPort, metricsHost } = command.opts<{ metricsPort?: number; metricsHost?: string }>();
+  installRuntime({
+    logLevel: (process.env.ISHEEP_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN',
+    metrics: metricsPort === undefined ? null : { port: metricsPort, ...(metricsHost ? { host: metricsHost } : {}) },
+  });
+  if (metricsPort !== undefined) {
+    const host = !metricsHost || metricsHost === '0.0.0.0' || metricsHost === '::' ? 'localhost' : metricsHost.includes(':') ? `[${metricsHost}]` : metricsHost;
+    console.log(`Prometheus metrics at http://${host}:${metricsPort}/metrics`);
+  }
+});
 
 const retired = retiredVariablesWarning();
 if (retired) console.error(`isheep: warning: ${retired}`);
-
-const program = new Command('isheep').description('I-SHEEP self-alignment runs on Temporal');
 
 const portNumber = (text: string) => {
   const n = Number(text);
@@ -329,8 +340,25 @@ const portNumber = (text: string) => {
   return n;
 };
 
-program
-  .command('demo')
+/** Prometheus metrics of this process's workers (the SDK's and ours) at http://HOST:PORT/metrics; see README "Metrics". */
+const metricsOptions = () => [
+  new Option('--metrics-port <port>', 'serve Prometheus metrics (Temporal SDK and isheep) on this port')
+    .env('ISHEEP_METRICS_PORT')
+    .argParser((text) => {
+      try {
+        return portNumber(text);
+      } catch (err) {
+        throw new CliError(`--metrics-port (or ISHEEP_METRICS_PORT): ${(err as Error).message}`);
+      }
+    }),
+  new Option('--metrics-host <address>', 'the address the metrics port listens on').env('ISHEEP_METRICS_HOST').default('0.0.0.0'),
+];
+const withMetrics = (command: Command) => {
+  for (const option of metricsOptions()) command.addOption(option);
+  return command;
+};
+
+withMetrics(program.command('demo'))
   .description('run I-SHEEP end to end on the demo model: dev server, workers, live progress, table')
   .option('--name <name>', 'run name (default demo-<timestamp>)')
   .option('--set <key=value...>', 'override a config field, e.g. --set iterations=1')
@@ -367,8 +395,7 @@ program
     }
   });
 
-program
-  .command('dev')
+withMetrics(program.command('dev'))
   .description('start the dev server and this host\'s workers; launch runs from the Web UI or `isheep start`')
   .option('--gpus <list>', 'all, none, or GPU indices like 0,1,2,3', 'all')
   .option('--slot-size <k>', 'GPUs per model slot', '1')
@@ -386,8 +413,7 @@ program
     }
   });
 
-program
-  .command('worker')
+withMetrics(program.command('worker'))
   .description('run this host\'s workers against the server of TEMPORAL_ADDRESS / TEMPORAL_PROFILE (default 127.0.0.1:7233)')
   .option('--gpus <list>', 'all, none, or GPU indices like 0,1,2,3', 'all')
   .option('--slot-size <k>', 'GPUs per model slot (tensor parallel / multi-GPU training)', '1')

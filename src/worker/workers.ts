@@ -16,6 +16,7 @@ import { createNamespaceActivities } from '../activities/namespace.js';
 import { Store } from '../artifacts/store.js';
 import type { Engine } from '../engine/runner.js';
 import { CPU_QUEUE, GPU_QUEUE, WORKFLOW_QUEUE } from '../queues.js';
+import { judgmentMetrics, slotMetricTags } from './telemetry.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -92,7 +93,8 @@ export async function createHostWorkers(opts: HostWorkersOptions): Promise<Worke
       ...createEvaluationActivities(opts.store, opts.engine),
       ...createNamespaceActivities(opts.client ?? null, opts.namespace),
     };
-    workers.push(await Worker.create({ ...common, taskQueue: CPU_QUEUE, activities }));
+    // The evaluation judges' unparsable judgments are read off the scoring activities' results (metrics).
+    workers.push(await Worker.create({ ...common, taskQueue: CPU_QUEUE, activities, interceptors: { activity: [judgmentMetrics] } }));
   }
   if (roles.models) {
     if (opts.slots.length > 1 && !opts.connectSlot) throw new Error('createHostWorkers: connectSlot is required for two or more model slots');
@@ -106,6 +108,8 @@ export async function createHostWorkers(opts: HostWorkersOptions): Promise<Worke
           taskQueue: GPU_QUEUE,
           identity: `${hostname()}/slot-${i}${slot.devices === null ? '-cpu' : `-gpu${slot.devices}`}`,
           activities: createModelActivities(opts.store, opts.engine, { env }, opts.endpoints ?? endpointPolicyFromEnv()),
+          // Metrics of this slot's jobs (throughput, loss) carry its index and devices.
+          interceptors: { activity: [slotMetricTags(i, slot.devices)] },
           // One model job at a time per slot: two would fight over the same GPU memory.
           maxConcurrentActivityTaskExecutions: 1,
           // On shutdown a running job gets this long, then is cancelled (its process group killed) and retried

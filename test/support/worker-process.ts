@@ -1,14 +1,17 @@
 /**
  * A host's workers in a process of their own, so crash tests can kill -9 them. Uses the deterministic test
- * engine. Environment: TEMPORAL_ADDRESS, ISHEEP_STORE, WORKER_ROLES (default models), FAKE_ENGINE_SLOW_MS.
+ * engine. Environment: TEMPORAL_ADDRESS, ISHEEP_STORE, WORKER_ROLES (default models), FAKE_ENGINE_SLOW_MS, and
+ * ISHEEP_METRICS_PORT (Prometheus metrics on 127.0.0.1:PORT, installed as `isheep worker --metrics-port` does).
  * Prints "ready" once polling.
  */
 import { NativeConnection } from '@temporalio/worker';
 import { Store } from '../../src/artifacts/store.js';
 import { createHostWorkers, runWorkers } from '../../src/worker/workers.js';
-import { fakeEngine, quietRuntime, workflowBundle } from './env.js';
+import { installRuntime } from '../../src/worker/telemetry.js';
+import { fakeEngine, workflowBundle } from './env.js';
 
-quietRuntime();
+const metricsPort = process.env.ISHEEP_METRICS_PORT;
+installRuntime({ metrics: metricsPort ? { port: Number(metricsPort), host: '127.0.0.1' } : null });
 const roles = new Set((process.env.WORKER_ROLES ?? 'models').split(','));
 const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
 const workers = await createHostWorkers({
