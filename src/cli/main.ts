@@ -7,6 +7,7 @@
  *   isheep status NAME           where a run is, or how and why it ended
  *   isheep report NAME           wait for a run and print its table (--html: the path of its HTML report)
  *   isheep rm NAME               remove a closed run's folder from the store
+ *   isheep export NAME --format F  an iteration's kept pairs as a dataset folder (alpaca | messages | sharegpt)
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -25,6 +26,7 @@ import { installRuntime } from '../worker/telemetry.js';
 import { createHostWorkers, planSlots, runWorkers } from '../worker/workers.js';
 import type { IterationCard, RunResult } from '../workflows/types.js';
 import { renderCard } from './card.js';
+import { EXPORT_FORMATS, exportIteration, type ExportFormat } from './export.js';
 import type { RunReportDocument } from '../report/document.js';
 import { writeHtmlFromJson } from '../report/write.js';
 import { renderTable } from '../workflows/report.js';
@@ -510,6 +512,21 @@ program
   .action((name: string) => {
     checkRunName(name); // before connecting: a bad name needs no server to be refused
     return withClient((client) => removeRunFolder(client, name));
+  });
+
+program
+  .command('export <name>')
+  .description('write an iteration\'s kept pairs as a dataset folder for TRL, LLaMA-Factory or datasets (from the store at ISHEEP_STORE)')
+  .addOption(new Option('--format <format>', 'the rows\' format').choices(EXPORT_FORMATS).makeOptionMandatory())
+  .option('--iteration <t>', 'which iteration (default: the run\'s best, else its last)')
+  .option('--out <dir>', 'the folder to write; must not exist or be empty (default <name>-iter-<t>-<format>)')
+  .action(async (name: string, opts: { format: ExportFormat; iteration?: string; out?: string }) => {
+    checkRunName(name);
+    const iteration = opts.iteration === undefined ? undefined : Number(opts.iteration);
+    if (iteration !== undefined && !Number.isInteger(iteration)) throw new CliError(`--iteration expects a whole number, got ${opts.iteration}`);
+    const done = await exportIteration({ store: new Store(storeRoot()), run: name, format: opts.format, ...(iteration !== undefined ? { iteration } : {}), ...(opts.out ? { out: opts.out } : {}) });
+    const why = done.chosen === 'best' ? ` (its best by ${done.best!.metric})` : done.chosen === 'last' ? ' (its last)' : '';
+    console.log(`exported ${done.rows} pairs of ${name} iteration ${done.iteration}${why} as ${opts.format} to ${done.dir}`);
   });
 
 program.parseAsync().catch((err: unknown) => {

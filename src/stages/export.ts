@@ -1,6 +1,7 @@
 /**
- * Kept pairs in the two common SFT formats, so users can take an iteration's data to any trainer:
- * Alpaca-style {instruction, input, output} and chat {messages: [system, user, assistant]}.
+ * Kept pairs in the common SFT formats, so users can take an iteration's data to any trainer: Alpaca-style
+ * {instruction, input, output}, chat {messages: [system, user, assistant]} (TRL's conversational format) and
+ * ShareGPT {system, conversations: [human, gpt]} (LLaMA-Factory's sharegpt formatting).
  */
 import { wordCount } from './prompt-filters.js';
 import { RESPONSE_SYSTEM_PROMPT, taskText } from './responses.js';
@@ -27,6 +28,22 @@ export function toMessages(pair: Pair, systemPrompt: string = RESPONSE_SYSTEM_PR
       { role: 'system', content: systemPrompt },
       { role: 'user', content: taskText(pair) },
       { role: 'assistant', content: pair.response },
+    ],
+  };
+}
+
+export interface ShareGptRow {
+  system: string;
+  conversations: { from: 'human' | 'gpt'; value: string }[];
+}
+
+/** The same conversation as toMessages, as ShareGPT turns: the system prompt in its own column, then human, gpt. */
+export function toShareGpt(pair: Pair, systemPrompt: string = RESPONSE_SYSTEM_PROMPT): ShareGptRow {
+  return {
+    system: systemPrompt,
+    conversations: [
+      { from: 'human', value: taskText(pair) },
+      { from: 'gpt', value: pair.response },
     ],
   };
 }
