@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readLines } from '../artifacts/lines.js';
+import { evalCacheDir, fetchEvalFiles } from './eval-download.js';
 import { PROJECT_ROOT } from '../setup/tools.js';
 import { parseAlpacaEvalOutputs, type AlpacaEvalExample, type AlpacaEvalReference } from '../stages/alpaca-eval.js';
 import { parseJudgePrompts, parseMtBenchQuestions, parseMtBenchReferences, referencesById } from '../stages/mt-bench.js';
@@ -44,19 +45,49 @@ export class EvalDataError extends Error {
 }
 
 /** The folders to look in, each with where it came from. */
-export function evalDataCandidates(configured: string | null, env: NodeJS.ProcessEnv = process.env): { from: string; dir: string | null }[] {
+export function evalDataCandidates(
+  configured: string | null,
+  env: NodeJS.ProcessEnv = process.env,
+  besideProject: string | null = resolve(PROJECT_ROOT, '..', 'shared', 'eval'),
+): { from: string; dir: string | null }[] {
   return [
     { from: 'evaluation.data', dir: configured },
     { from: 'ISHEEP_EVAL_DATA', dir: env.ISHEEP_EVAL_DATA ?? null },
-    { from: 'beside the project', dir: resolve(PROJECT_ROOT, '..', 'shared', 'eval') },
+    { from: 'beside the project', dir: besideProject },
+    { from: 'the download cache', dir: evalCacheDir(env) },
   ];
 }
 
+/**
+ * resolveEvalDir, and where no folder holds the files (and none is named in the config), the pinned files fetched
+ * into the download cache (eval-download.ts) when `fetchMissing`; EvalDataError naming every place and URL otherwise.
+ */
+export async function resolveOrFetchEvalDir(
+  configured: string | null,
+  suites: string[],
+  fetchMissing: boolean,
+  opts: { env?: NodeJS.ProcessEnv; fetchImpl?: typeof fetch; besideProject?: string | null } = {},
+): Promise<string> {
+  const env = opts.env ?? process.env;
+  try {
+    return resolveEvalDir(configured, suites, env, opts.besideProject);
+  } catch (error) {
+    if (!(error instanceof EvalDataError) || !fetchMissing || configured !== null) throw error;
+    const needed = suites.flatMap((s) => SUITE_FILES[s]?.files ?? []);
+    try {
+      return await fetchEvalFiles(needed, env, opts.fetchImpl);
+    } catch (fetchError) {
+      throw new EvalDataError(`${error.message}
+Fetching them failed too: ${(fetchError as Error).message}`);
+    }
+  }
+}
+
 /** The first folder that holds every file the suites need; EvalDataError naming each place otherwise. */
-export function resolveEvalDir(configured: string | null, suites: string[], env: NodeJS.ProcessEnv = process.env): string {
+export function resolveEvalDir(configured: string | null, suites: string[], env: NodeJS.ProcessEnv = process.env, besideProject?: string | null): string {
   const needed = suites.flatMap((s) => SUITE_FILES[s]?.files ?? []);
   const looked: string[] = [];
-  for (const { from, dir } of evalDataCandidates(configured, env)) {
+  for (const { from, dir } of evalDataCandidates(configured, env, besideProject)) {
     if (dir === null) {
       looked.push(`${from}: not set`);
       continue;

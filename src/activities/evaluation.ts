@@ -16,7 +16,7 @@ import { meanWithInterval, pairedDelta, proportion, type Estimate } from '../sta
 import { createAlpacaEvalActivities } from './alpaca-eval.js';
 import { runEngineJob } from './engine-job.js';
 import { createHumanEvalActivities } from './humaneval.js';
-import { readIfeval, readMtBench, resolveEvalDir } from './eval-data.js';
+import { readIfeval, readMtBench, resolveOrFetchEvalDir } from './eval-data.js';
 import { beat, withTypedFailures } from './typed-failures.js';
 
 export interface IfevalSummary {
@@ -64,8 +64,8 @@ export function createEvaluationActivities(store: Store, engine: Engine) {
     ...createHumanEvalActivities(store, engine),
 
     /** The folder that holds the enabled suites' files; fails the run at its start when there is none. */
-    async resolveEvalData(input: { data: string | null; suites: string[] }): Promise<{ dir: string }> {
-      return { dir: resolveEvalDir(input.data, input.suites) };
+    async resolveEvalData(input: { data: string | null; suites: string[]; fetch?: boolean }): Promise<{ dir: string }> {
+      return { dir: await resolveOrFetchEvalDir(input.data, input.suites, input.fetch ?? false) };
     },
 
     /** IFEval's prompts (or their seeded subset) as requests for the model under test. */

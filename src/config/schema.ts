@@ -195,6 +195,12 @@ export const configSchema = z
           .describe(
             'Folder with the benchmark files, laid out as ../shared/eval (ifeval/input_data.jsonl, ...), on the workers; null: $ISHEEP_EVAL_DATA, then ../shared/eval beside the project.',
           ),
+        fetch: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Where no folder holds a suite\'s files (and evaluation.data names none), fetch them on the CPU worker: each pinned by sha256, from the Hugging Face hub or its upstream repository at a pinned commit, into ~/.cache/isheep/eval.',
+          ),
         suites: z
           .object({
             ifeval: z

@@ -115,7 +115,7 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
   // The suites' benchmark files are found first: a run whose data is nowhere fails now, not after an iteration.
   const suites = patched(EVAL_SUITES_PATCH);
   const needData = config.evaluation.enabled && suites ? suitesNeedingData(config) : [];
-  const evalDataDir = needData.length > 0 ? (await evaluation.resolveEvalData({ data: config.evaluation.data, suites: needData })).dir : null;
+  const evalDataDir = needData.length > 0 ? (await evaluation.resolveEvalData({ data: config.evaluation.data, suites: needData, fetch: config.evaluation.fetch ?? false })).dir : null;
   // Runs started before it write their report once, at the end, with writeDocument (JSON and Markdown only).
   const reportEachIteration = patched(REPORT_EACH_ITERATION_PATCH);
 
