@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { ApplicationFailure } from '@temporalio/common';
+import { defaultPayloadConverter, type ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withPreset } from '../src/config/presets.js';
@@ -29,7 +29,7 @@ const startFromUi = (id: string, input: unknown) => env.client.workflow.start('i
 const causeOf = (err: unknown) => ((err as WorkflowFailedError).cause as Error & { cause?: ApplicationFailure }).cause ?? ((err as WorkflowFailedError).cause as ApplicationFailure);
 
 describe('the Web UI input', () => {
-  it('takes a preset under the fields typed, and the run marks itself findable by stage and iteration', async () => {
+  it('takes a preset under the fields typed; the run marks itself findable by stage and iteration and labels its jobs', async () => {
     const store = tempStore();
     const workers = await hostWorkers(env, store, fakeEngine());
     const input = { name: 'ui-demo', preset: 'demo', model: { base: 'fake-model' }, iterations: 1, synthesis: { targetInstructions: 6, promptsPerRound: 2 } };
@@ -40,6 +40,15 @@ describe('the Web UI input', () => {
       expect(typedSearchAttributes.get(STAGE_ATTRIBUTE)).toBe('done');
       expect(typedSearchAttributes.get(ITERATION_ATTRIBUTE)).toBe(1);
     });
+    // The Web UI's timeline labels each model job: its stage, shard and model.
+    const summaries = async (id: string) =>
+      ((await env.client.workflow.getHandle(id).fetchHistory()).events ?? [])
+        .filter((e) => e.activityTaskScheduledEventAttributes && e.userMetadata?.summary)
+        .map((e) => defaultPayloadConverter.fromPayload<string>(e.userMetadata!.summary!));
+    const labels = await summaries('ui-demo.iter-1');
+    expect(labels).toEqual(expect.arrayContaining(['responses · iteration 1', 'training · iteration 1', 'assessment quality · iteration 1']));
+    expect(labels.some((l) => /^synthesis round 0 · (shard \d+\/\d+ · )?iteration 1$/.test(l))).toBe(true);
+    expect(await summaries('ui-demo')).toEqual(expect.arrayContaining(['evaluation ifeval · base model']));
     const report = JSON.parse(readFileSync(store.path('runs/ui-demo/report.json'), 'utf8'));
     // The demo preset's values where the input is silent, the input's where it speaks.
     expect(report.config.engine.batchSize).toBe(16);

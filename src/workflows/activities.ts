@@ -23,7 +23,7 @@ export function activitiesFor(engine: RunConfig['engine']) {
   // Scoring jobs heartbeat through the engine's progress, like model jobs.
   const evaluation = proxyActivities<EvaluationActivities>(dataOptions);
   const namespace = proxyActivities<NamespaceActivities>(dataOptions);
-  const modelJobs = proxyActivities<ModelActivities>({
+  const modelOptions = {
     taskQueue: GPU_QUEUE,
     // Sized for a 72B iteration (hours); the heartbeat timeout is what catches a dead worker.
     startToCloseTimeout: '24 hours',
@@ -31,6 +31,10 @@ export function activitiesFor(engine: RunConfig['engine']) {
     retry,
     // A cancelled job is over only when its engine process is: the workflow never moves on while it still runs.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  });
-  return { data, evaluation, modelJobs, namespace };
+  } as const;
+  const modelJobs = proxyActivities<ModelActivities>(modelOptions);
+  /** The same model jobs with a one-line summary ("responses · shard 2/4 · iteration 1"), which labels them in the
+   * Web UI's timeline (user metadata: not part of what a replay compares). */
+  const labelledModelJobs = (summary: string) => proxyActivities<ModelActivities>({ ...modelOptions, summary });
+  return { data, evaluation, modelJobs, namespace, labelledModelJobs };
 }

@@ -35,6 +35,8 @@ export interface GeneratorOptions {
   shards: { done: number; total: number };
   /** Where each stage's throughput is recorded. */
   generation: IterationCard['generation'];
+  /** Which model's work this is ("iteration 2", "baseline"), for the jobs' summaries in the Web UI. */
+  label?: string;
 }
 
 export function shardedGenerator(opts: GeneratorOptions): Generate {
@@ -51,7 +53,9 @@ export function shardedGenerator(opts: GeneratorOptions): Generate {
     const results = await Promise.all(
       shards.map(async (shard, i) => {
         await unpaused();
-        const r = await modelJobs.generate({
+        const summary = [stage, shards.length > 1 ? `shard ${i + 1}/${shards.length}` : null, opts.label ?? null].filter(Boolean).join(' · ');
+        const jobs = opts.activities.labelledModelJobs ? opts.activities.labelledModelJobs(summary) : modelJobs;
+        const r = await jobs.generate({
           model,
           requests: shard,
           output: shards.length === 1 ? output : `${output}.shards/${String(i).padStart(4, '0')}.jsonl`,

@@ -38,7 +38,7 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
   const seedFor = (stageNo: number, round = 0) => config.seed * 7919 + t * 1009 + stageNo * 101 + round;
 
   /** One generation stage: shards fanned out over all slots, then joined in order. */
-  const generate = shardedGenerator({ config, activities, unpaused, shards: progress.shards, generation: card.generation });
+  const generate = shardedGenerator({ config, activities, unpaused, shards: progress.shards, generation: card.generation, label: `iteration ${t}` });
 
   // 1–2. Prompt synthesis and prompt filters, round after round until the target count is reached.
   let accepted: ArtifactRef | null = null;
@@ -110,7 +110,7 @@ export async function iSheepIteration(input: IterationInput): Promise<IterationR
     policy === 'total_base' && input.earlierKept.length > 0
       ? await data.concatJsonl({ parts: [...input.earlierKept, selected.kept], output: `${dir}/train-data.jsonl` })
       : selected.kept;
-  const trained = await modelJobs.train({
+  const trained = await activities.labelledModelJobs(`training · iteration ${t}`).train({
     baseModel: policy === 'one_last' ? current : base,
     data: trainData,
     output: `${dir}/model`,

@@ -130,7 +130,14 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
     progress.stage = 'baseline';
     mark('baseline', 0);
     if (suites) {
-      const generate = shardedGenerator({ config, activities, unpaused: () => condition(() => !progress.paused), shards: { done: 0, total: 0 }, generation: baselineGeneration });
+      const generate = shardedGenerator({
+        config,
+        activities,
+        unpaused: () => condition(() => !progress.paused),
+        shards: { done: 0, total: 0 },
+        generation: baselineGeneration,
+        label: 'base model',
+      });
       progress.baselineSuites = await evaluateModel({ config, run, dataDir: evalDataDir, activities, generate, seed: config.seed, base }, 'base', base, config.model.baseChatTemplate);
       const value = metricOf(progress.baselineSuites, select);
       if (value !== null) progress.best = { iteration: 0, metric: select, value, model: base };
