@@ -32,6 +32,7 @@ import { writeHtmlFromJson } from '../report/write.js';
 import { renderTable } from '../workflows/report.js';
 import { INTERRUPTED_EXIT, Interrupts } from './interrupts.js';
 import { describeProgress } from './live.js';
+import { pauseOtherRuns } from './other-runs.js';
 import { closedLine, CliError, minutesBetween, noRunNamed, readRunState } from './run-state.js';
 import { pauseSignal, resumeSignal, setIterationsUpdate, stopAfterIterationSignal } from '../workflows/messages.js';
 
@@ -381,6 +382,7 @@ withMetrics(program.command('demo'))
       ({ running } = await startWorkers(host.target, AbortSignal.any([interrupts.signal, finished.signal])));
       client = new Client({ connection: await Connection.connect(host.target.connectionOptions), namespace: host.target.namespace });
       console.log(`Temporal at ${host.target.connectionOptions.address}${host.uiUrl ? ` · Web UI ${host.uiUrl}` : ''} · run ${config.name}`);
+      await pauseOtherRuns(client, config.name);
       await Promise.race([startNamedRun(client, config), interrupted]);
       await Promise.race([reportRun(client, config.name, host.uiUrl, interrupts.signal), interrupted]);
     } finally {
