@@ -357,6 +357,17 @@ describe('heartbeat details in status lines', () => {
     }
   });
 
+  it('says a job waits for a worker, how long a running one has run, and when it should end', async () => {
+    const c = converter([]);
+    const now = 1_000_000;
+    const at = (s: number) => ({ seconds: now - s, nanos: 0 });
+    expect(await describeActivity(c, { activityType: { name: 'generate' }, state: 1, scheduledTime: at(95) } as never, now)).toBe('generate (waiting for a worker 1m35s)');
+    const running = { ...(await heartbeat([], { job: 'generate', stage: 'generating', done: 4, total: 16 })), state: 2, lastStartedTime: at(120), attempt: 2 };
+    expect(await describeActivity(c, running as never, now)).toBe('generate 4/16, 2m00s, ~6m00s left, attempt 2');
+    const loading = { ...(await heartbeat([], { job: 'generate', stage: 'loading' })), state: 2, lastStartedTime: at(8) };
+    expect(await describeActivity(c, loading as never, now)).toBe('generate (loading, 8s)');
+  });
+
   it('shows the activity\'s name alone when there are no details, or details it cannot read', async () => {
     expect(await describeActivity(converter([]), { activityType: { name: 'train' } })).toBe('train');
     const garbled = { activityType: { name: 'train' }, heartbeatDetails: { payloads: [{ metadata: { encoding: new TextEncoder().encode('binary/unknown') }, data: new Uint8Array([1, 2]) }] } };

@@ -39,21 +39,47 @@ async function runningJob(client: Client, handle: WorkflowHandle): Promise<strin
 
 type PendingActivity = NonNullable<WorkflowExecutionDescription['raw']['pendingActivities']>[number];
 
+/** "45s", "3m05s", "1h02m". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+const seconds = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number | null =>
+  t?.seconds === undefined || t.seconds === null ? null : Number(t.seconds) + (t.nanos ?? 0) / 1e9;
+
 /**
- * One pending activity for a terminal. Its heartbeat details are raw payloads: they go through the client's
- * codecs and payload converter, as the SDK decodes everything else, so they read the same under any codec.
+ * One pending activity for a terminal: a job not yet picked up says it waits for a worker (a model slot busy with
+ * another run's job looks like this); a running one shows what its heartbeat says (rows done, train step and loss),
+ * how long it has run and, once some rows are done, when it should end. Its heartbeat details are raw payloads: they
+ * go through the client's codecs and payload converter, as the SDK decodes everything else, so they read the same
+ * under any codec.
  */
-export async function describeActivity(converter: LoadedDataConverter, activity: PendingActivity): Promise<string> {
+export async function describeActivity(converter: LoadedDataConverter, activity: PendingActivity, now: number = Date.now() / 1000): Promise<string> {
   const name = activity.activityType?.name ?? 'activity';
+  const attempt = (activity.attempt ?? 1) > 1 ? `, attempt ${activity.attempt}` : '';
+  if (activity.state === 1 /* PENDING_ACTIVITY_STATE_SCHEDULED */) {
+    const since = seconds(activity.scheduledTime);
+    return `${name} (waiting for a worker${since === null ? '' : ` ${formatDuration(now - since)}`}${attempt})`;
+  }
+  const started = seconds(activity.lastStartedTime);
+  const elapsed = started === null ? null : now - started;
+  const ran = elapsed === null ? '' : `, ${formatDuration(elapsed)}`;
   const payloads = activity.heartbeatDetails?.payloads;
-  if (!payloads?.length) return name;
+  if (!payloads?.length) return elapsed === null && !attempt ? name : `${name} (${elapsed === null ? 'running' : formatDuration(elapsed)}${attempt})`;
   let hb: JobProgress;
   try {
     hb = await decodeFromPayloadsAtIndex<JobProgress>(converter, 0, payloads);
   } catch {
     return name; // details of some other shape: the activity's name is still worth showing
   }
-  if (hb?.totalSteps) return `${name} step ${hb.step ?? 0}/${hb.totalSteps}${hb.loss !== undefined ? ` loss ${hb.loss.toFixed(3)}` : ''}`;
-  if (hb?.total) return `${name} ${hb.done ?? 0}/${hb.total}`;
-  return `${name} (${hb?.stage ?? 'running'})`;
+  if (hb?.totalSteps) return `${name} step ${hb.step ?? 0}/${hb.totalSteps}${hb.loss !== undefined ? ` loss ${hb.loss.toFixed(3)}` : ''}${ran}${attempt}`;
+  if (hb?.total) {
+    const done = hb.done ?? 0;
+    const eta = elapsed !== null && done > 0 && done < hb.total ? `, ~${formatDuration((elapsed / done) * (hb.total - done))} left` : '';
+    return `${name} ${done}/${hb.total}${ran}${eta}${attempt}`;
+  }
+  return `${name} (${hb?.stage ?? 'running'}${ran}${attempt})`;
 }
