@@ -4,6 +4,7 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listRuns, renderRunList } from '../src/cli/list.js';
 import { pauseOtherRuns } from '../src/cli/other-runs.js';
 import { withPreset } from '../src/config/presets.js';
 import { WORKFLOW_QUEUE } from '../src/queues.js';
@@ -20,7 +21,8 @@ afterAll(async () => {
 
 describe('a new demo and the runs already going', () => {
   it('pauses every other running run, and only those', async () => {
-    const workers = await hostWorkers(env, tempStore(), fakeEngine({ FAKE_ENGINE_SLOW_MS: '200' }));
+    const store = tempStore();
+    const workers = await hostWorkers(env, store, fakeEngine({ FAKE_ENGINE_SLOW_MS: '200' }));
     await withWorkers(workers, async () => {
       const config = withPreset('demo', { name: 'earlier', model: { base: 'fake-model' }, synthesis: { targetInstructions: 6, promptsPerRound: 2 } });
       const earlier = await env.client.workflow.start('iSheepRun', { taskQueue: WORKFLOW_QUEUE, workflowId: 'earlier', args: [config] });
@@ -34,9 +36,23 @@ describe('a new demo and the runs already going', () => {
       expect((await earlier.query(runProgressQuery)).paused).toBe(true);
       const lines: string[] = [];
       expect(await pauseOtherRuns(env.client, 'earlier', (l) => lines.push(l))).toEqual([]); // itself is never paused
+      // isheep list shows it running, paused, in its stage; the newest run first.
+      const [row] = await listRuns(env.client, store);
+      expect(row).toMatchObject({ name: 'earlier', status: 'running', stage: expect.stringMatching(/\(paused\)$/) });
       await earlier.signal(resumeSignal);
       expect((await earlier.query(runProgressQuery)).paused).toBe(false);
       await earlier.terminate('test done');
     });
+  });
+
+  it('lists a finished run with its stage, iterations and best score', async () => {
+    const store = tempStore();
+    const workers = await hostWorkers(env, store, fakeEngine());
+    const config = withPreset('demo', { name: 'finished', iterations: 1, model: { base: 'fake-model' }, synthesis: { targetInstructions: 6, promptsPerRound: 2 } });
+    await withWorkers(workers, () => env.client.workflow.execute('iSheepRun', { taskQueue: WORKFLOW_QUEUE, workflowId: 'finished', args: [config] }));
+    const rows = await listRuns(env.client, store);
+    const row = rows.find((r) => r.name === 'finished')!;
+    expect(row).toMatchObject({ status: 'completed', stage: 'done', iteration: '1', best: expect.stringMatching(/^\d+\.\d% ifeval\.promptStrict \((base|iteration 1)\)$/) });
+    expect(renderRunList(rows).split('\n')[0]).toMatch(/^run +status +started +stage +iteration +best$/);
   });
 });

@@ -33,6 +33,7 @@ import { renderTable } from '../workflows/report.js';
 import { INTERRUPTED_EXIT, Interrupts } from './interrupts.js';
 import { describeProgress } from './live.js';
 import { pauseOtherRuns } from './other-runs.js';
+import { listRuns, renderRunList } from './list.js';
 import { closedLine, CliError, minutesBetween, noRunNamed, readRunState } from './run-state.js';
 import { pauseSignal, resumeSignal, setIterationsUpdate, stopAfterIterationSignal } from '../workflows/messages.js';
 
@@ -496,6 +497,17 @@ program
     await withClient((client) => startNamedRun(client, config));
     console.log(`started ${config.name}`);
   });
+
+program
+  .command('list')
+  .description('the runs on the server, newest first: status, stage, iteration and best score')
+  .option('--limit <n>', 'at most this many', '50')
+  .action((opts: { limit: string }) =>
+    withClient(async (client) => {
+      const store = existsSync(storeRoot()) ? new Store(storeRoot()) : null;
+      console.log(renderRunList(await listRuns(client, store, Number(opts.limit))));
+    }),
+  );
 
 program
   .command('status <name>')
