@@ -207,13 +207,17 @@ async function startNamedRun(client: Client, config: { name: string } & Record<s
 /** Prints the live progress line whenever it changes until the run closes; returns its result. */
 async function followRun(client: Client, name: string, since: Date, stopped?: AbortSignal): Promise<RunResult> {
   const handle = client.workflow.getHandle(name);
+  // A line when what the run does changes, and every 30 s while only its times move (so it never looks hung).
   let last = '';
+  let lastAt = 0;
   stopped?.addEventListener('abort', () => clearInterval(timer), { once: true });
   const timer = setInterval(() => {
     describeProgress(client, name)
       .then((line) => {
-        if (line !== last) {
-          last = line;
+        const what = line.replace(/\d+h\d\dm|\d+m\d\ds|\d+s/g, '');
+        if (what !== last || Date.now() - lastAt >= 30_000) {
+          last = what;
+          lastAt = Date.now();
           const s = Math.max(0, Math.round((Date.now() - since.getTime()) / 1000));
           console.log(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}`);
         }
