@@ -13,7 +13,7 @@ import type { Worker } from '@temporalio/worker';
 import { defaultFailureConverter, defaultPayloadConverter, type LoadedDataConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withPreset } from '../src/config/presets.js';
-import { describeActivity } from '../src/cli/live.js';
+import { describeActivity, renderBars } from '../src/cli/live.js';
 import { loadTools } from '../src/setup/tools.js';
 import { retiredVariablesWarning, temporalTarget } from '../src/temporal/connection.js';
 import { startRun } from '../src/temporal/start-run.js';
@@ -366,6 +366,16 @@ describe('heartbeat details in status lines', () => {
     expect(await describeActivity(c, running as never, now)).toBe('generate 4/16, 2m00s, ~6m00s left, attempt 2');
     const loading = { ...(await heartbeat([], { job: 'generate', stage: 'loading' })), state: 2, lastStartedTime: at(8) };
     expect(await describeActivity(c, loading as never, now)).toBe('generate (loading, 8s)');
+  });
+
+  it('draws each count of the progress line as a bar on a terminal', () => {
+    expect(renderBars('iteration 1/2 · responding · shards 2/4 · generate 12/32, 1m05s, ~1m40s left', 10)).toEqual([
+      'iteration [#####.....] 1/2',
+      '  responding',
+      '  shards    [#####.....] 2/4',
+      '  generate  [####......] 12/32, 1m05s, ~1m40s left',
+    ]);
+    expect(renderBars('baseline · generate (waiting for a worker 5s)')).toEqual(['baseline', '  generate (waiting for a worker 5s)']);
   });
 
   it('shows the activity\'s name alone when there are no details, or details it cannot read', async () => {

@@ -83,3 +83,25 @@ export async function describeActivity(converter: LoadedDataConverter, activity:
   }
   return `${name} (${hb?.stage ?? 'running'}${ran}${attempt})`;
 }
+
+/** A bar of `width` cells, filled by done/total. */
+export function bar(done: number, total: number, width = 24): string {
+  const filled = total > 0 ? Math.min(width, Math.round((width * done) / total)) : 0;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+/**
+ * The progress line as a block for a terminal: one line per part (" · " separated), each count "a/b" (the
+ * iteration, instructions, shards, rows or train steps) drawn as a bar.
+ */
+export function renderBars(line: string, width = 24): string[] {
+  const parts = line.split(' · ');
+  const labelWidth = Math.max(...parts.map((p) => (/^(.*?)\s*\d+\/\d+/.exec(p)?.[1] ?? '').length));
+  return parts.map((part, i) => {
+    const m = /^(.*?)\s*(\d+)\/(\d+)(.*)$/.exec(part);
+    const indent = i === 0 ? '' : '  ';
+    if (!m) return `${indent}${part}`;
+    const [, label, done, total, rest] = m as unknown as [string, string, string, string, string];
+    return `${indent}${label.padEnd(labelWidth)} ${bar(Number(done), Number(total), width)} ${done}/${total}${rest}`;
+  });
+}

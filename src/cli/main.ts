@@ -31,7 +31,7 @@ import type { RunReportDocument } from '../report/document.js';
 import { writeHtmlFromJson } from '../report/write.js';
 import { renderTable } from '../workflows/report.js';
 import { INTERRUPTED_EXIT, Interrupts } from './interrupts.js';
-import { describeProgress } from './live.js';
+import { describeProgress, renderBars } from './live.js';
 import { pauseOtherRuns } from './other-runs.js';
 import { listRuns, renderRunList } from './list.js';
 import { closedLine, CliError, minutesBetween, noRunNamed, readRunState } from './run-state.js';
@@ -207,13 +207,23 @@ async function startNamedRun(client: Client, config: { name: string } & Record<s
 /** Prints the live progress line whenever it changes until the run closes; returns its result. */
 async function followRun(client: Client, name: string, since: Date, stopped?: AbortSignal): Promise<RunResult> {
   const handle = client.workflow.getHandle(name);
-  // A line when what the run does changes, and every 30 s while only its times move (so it never looks hung).
+  // On a terminal: a block of progress bars redrawn in place. Otherwise a line when what the run does changes, and
+  // every 30 s while only its times move (so it never looks hung).
+  const tty = process.stdout.isTTY === true;
+  let drawn = 0;
   let last = '';
   let lastAt = 0;
   stopped?.addEventListener('abort', () => clearInterval(timer), { once: true });
   const timer = setInterval(() => {
     describeProgress(client, name)
       .then((line) => {
+        if (tty) {
+          const s = Math.max(0, Math.round((Date.now() - since.getTime()) / 1000));
+          const block = renderBars(`${line} · run time ${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`, 30);
+          process.stdout.write(`${drawn ? `\x1b[${drawn}F\x1b[J` : ''}${block.join('\n')}\n`);
+          drawn = block.length;
+          return;
+        }
         const what = line.replace(/\d+h\d\dm|\d+m\d\ds|\d+s/g, '');
         if (what !== last || Date.now() - lastAt >= 30_000) {
           last = what;
