@@ -5,6 +5,7 @@
     python -m isheep_engine train --spec spec.json
     python -m isheep_engine score-ifeval --spec spec.json
     python -m isheep_engine run-humaneval --spec spec.json
+    python -m isheep_engine run-lm-eval --spec spec.json
     python -m isheep_engine humaneval-problems --spec spec.json
 
 stdout carries only JSON event lines (see protocol.py); logs go to stderr.
@@ -19,7 +20,7 @@ from . import protocol
 
 JOBS = {"import-model": "import_model", "generate": "generate", "train": "train",
         "score-ifeval": "score_ifeval", "run-humaneval": "run_humaneval",
-        "humaneval-problems": "humaneval_problems"}
+        "humaneval-problems": "humaneval_problems", "run-lm-eval": "run_lm_eval"}
 
 
 def main(argv: list[str] | None = None) -> int:

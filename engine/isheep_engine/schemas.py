@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any
 
-from . import generate, humaneval_problems, import_model, run_humaneval, score_ifeval, train
+from . import generate, humaneval_problems, import_model, run_humaneval, run_lm_eval, score_ifeval, train
 from .spec import SpecModel
 
 SPECS: dict[str, type[SpecModel]] = {
@@ -25,6 +25,7 @@ SPECS: dict[str, type[SpecModel]] = {
     "train": train.TrainSpec,
     "score-ifeval": score_ifeval.ScoreIfevalSpec,
     "run-humaneval": run_humaneval.RunHumanevalSpec,
+    "run-lm-eval": run_lm_eval.RunLmEvalSpec,
     "humaneval-problems": humaneval_problems.HumanevalProblemsSpec,
 }
 FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas")
