@@ -270,9 +270,10 @@ def _run_locked(spec: dict[str, Any], requests: list[Request], started: float) -
                   "its sha256 is not the one recorded when it was written")
     total = len(requests)
     done = resume_partial(ppath, inputs, {r.id for r in requests})
-    if done:
-        protocol.progress(done=len(done), total=total, new_tokens=0, elapsed_s=round(time.monotonic() - started, 3),
-                          resumed=len(done))
+    # From here on the job generates: say so at once (done 0/N), not only when the first batch is finished (minutes on
+    # a CPU), so that a live status never reads "loading" for the whole of a job.
+    protocol.progress(stage="generating", done=len(done), total=total, new_tokens=0,
+                      elapsed_s=round(time.monotonic() - started, 3), **({"resumed": len(done)} if done else {}))
     with PartialWriter(ppath, done, total, started) as sink:
         gen_time = backend.run(requests, sink)
 

@@ -48,6 +48,9 @@ def fresh(model_dir, tmp_path_factory):
 def test_generate_rows_in_input_order(fresh):
     spec, run = fresh
     assert run.events[0] == {"event": "progress", "stage": "loading"}
+    # generating is said as soon as the model is loaded, before any batch is done
+    generating = next(e for e in run.events if e.get("stage") == "generating")
+    assert generating["done"] == 0 and generating["total"] == len(ROWS) and "resumed" not in generating
     res = run.last
     assert res["event"] == "result" and res["output"] == spec["output"] and res["rows"] == 3
     rows = _read(spec["output"])
