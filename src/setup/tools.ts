@@ -11,6 +11,9 @@ import { fileURLToPath } from 'node:url';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/** The engine's Python package (engine/isheep_engine), in this checkout or in the installed npm package. */
+export const ENGINE_PATH = join(PROJECT_ROOT, 'engine');
+
 export interface Tools {
   python: string;
   temporalCli: string | null;
@@ -26,15 +29,19 @@ export function loadTools(): Tools {
   return {
     python,
     temporalCli: process.env.TEMPORAL_CLI_PATH ?? written.temporalCli ?? null,
-    enginePath: written.enginePath ?? join(PROJECT_ROOT, 'engine'),
+    enginePath: written.enginePath ?? ENGINE_PATH,
     cache: process.env.ISHEEP_CACHE ?? written.cache ?? join(homedir(), '.cache', 'isheep'),
   };
 }
 
-/** argv and environment that run the Python engine from this checkout. */
-export function engineCommand(tools: Tools): { command: string[]; env: Record<string, string> } {
+/**
+ * argv and environment that run the Python engine: `python` is an interpreter with the engine's requirements
+ * (engine/requirements.lock); the engine's code is this checkout's or the installed package's (ENGINE_PATH).
+ * The result is a SubprocessEngine's options: `new SubprocessEngine(engineCommand({ python }))`.
+ */
+export function engineCommand(tools: Pick<Tools, 'python'> & Partial<Pick<Tools, 'enginePath'>>): { command: string[]; env: Record<string, string> } {
   return {
     command: [tools.python, '-m', 'isheep_engine'],
-    env: { PYTHONPATH: tools.enginePath, PYTHONUNBUFFERED: '1', TOKENIZERS_PARALLELISM: 'false', HF_HUB_DISABLE_TELEMETRY: '1' },
+    env: { PYTHONPATH: tools.enginePath ?? ENGINE_PATH, PYTHONUNBUFFERED: '1', TOKENIZERS_PARALLELISM: 'false', HF_HUB_DISABLE_TELEMETRY: '1' },
   };
 }

@@ -1,24 +1,21 @@
 /**
  * The workers of one host: the workflow worker (queue isheep), the data worker (isheep-cpu) and one model
  * worker per slot (isheep-gpu), each slot running one model job at a time with its devices pinned through
- * CUDA_VISIBLE_DEVICES. Without GPUs there is one CPU slot.
+ * CUDA_VISIBLE_DEVICES. Without GPUs there is one CPU slot. Each worker is made of isheep's plugins (./plugins.ts),
+ * the same ones a team adds to its own workers.
  */
 import { execFileSync } from 'node:child_process';
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
-import { createDataActivities } from '../activities/data.js';
-import { endpointPolicyFromEnv, type EndpointPolicy } from '../activities/endpoint-policy.js';
-import { createEvaluationActivities } from '../activities/evaluation.js';
-import { createModelActivities } from '../activities/model.js';
-import { createNamespaceActivities } from '../activities/namespace.js';
+import type { EndpointPolicy } from '../activities/endpoint-policy.js';
 import { Store } from '../artifacts/store.js';
 import type { Engine } from '../engine/runner.js';
 import { CPU_QUEUE, GPU_QUEUE, WORKFLOW_QUEUE } from '../queues.js';
+import { isheepDataActivities, isheepModelSlot, isheepWorkflows, WORKFLOWS_PATH } from './plugins.js';
 import { judgmentMetrics, slotMetricTags } from './telemetry.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export { WORKFLOWS_PATH };
 
 export interface Slot {
   /** Devices of this slot, e.g. '0,1'; null for the CPU slot. */
@@ -78,46 +75,28 @@ export async function createHostWorkers(opts: HostWorkersOptions): Promise<Worke
   const common = { connection: opts.connection, namespace: opts.namespace };
   const workers: Worker[] = [];
   if (roles.workflows) {
-    workers.push(
-      await Worker.create({
-        ...common,
-        taskQueue: WORKFLOW_QUEUE,
-        ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-      }),
-    );
+    const plugin = isheepWorkflows(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : {});
+    workers.push(await Worker.create({ ...common, taskQueue: WORKFLOW_QUEUE, plugins: [plugin] }));
   }
   if (roles.data) {
-    // Scoring that has a Python reference implementation (IFEval) runs as an engine job here, on the CPU.
-    const activities = {
-      ...createDataActivities(opts.store),
-      ...createEvaluationActivities(opts.store, opts.engine),
-      ...createNamespaceActivities(opts.client ?? null, opts.namespace),
-    };
+    const plugin = isheepDataActivities({ store: opts.store, engine: opts.engine, namespace: opts.namespace, ...(opts.client ? { client: opts.client } : {}) });
     // The evaluation judges' unparsable judgments are read off the scoring activities' results (metrics).
-    workers.push(await Worker.create({ ...common, taskQueue: CPU_QUEUE, activities, interceptors: { activity: [judgmentMetrics] } }));
+    workers.push(await Worker.create({ ...common, taskQueue: CPU_QUEUE, plugins: [plugin], interceptors: { activity: [judgmentMetrics] } }));
   }
   if (roles.models) {
     if (opts.slots.length > 1 && !opts.connectSlot) throw new Error('createHostWorkers: connectSlot is required for two or more model slots');
     for (const [i, slot] of opts.slots.entries()) {
-      const env: Record<string, string> = slot.devices === null ? { CUDA_VISIBLE_DEVICES: '' } : { CUDA_VISIBLE_DEVICES: slot.devices };
       const connection = i === 0 ? opts.connection : await opts.connectSlot!();
+      const plugin = isheepModelSlot({ store: opts.store, engine: opts.engine, devices: slot.devices, ...(opts.endpoints ? { endpoints: opts.endpoints } : {}) });
       workers.push(
         await Worker.create({
           connection,
           namespace: opts.namespace,
           taskQueue: GPU_QUEUE,
           identity: `${hostname()}/slot-${i}${slot.devices === null ? '-cpu' : `-gpu${slot.devices}`}`,
-          activities: createModelActivities(opts.store, opts.engine, { env }, opts.endpoints ?? endpointPolicyFromEnv()),
+          plugins: [plugin],
           // Metrics of this slot's jobs (throughput, loss) carry its index and devices.
           interceptors: { activity: [slotMetricTags(i, slot.devices)] },
-          // One model job at a time per slot: two would fight over the same GPU memory.
-          maxConcurrentActivityTaskExecutions: 1,
-          // On shutdown a running job gets this long, then is cancelled (its process group killed) and retried
-          // elsewhere, resuming from its partial output or last checkpoint.
-          shutdownGraceTime: '10 seconds',
-          // Progress reaches the server (and the Web UI, and `isheep status`) within seconds, not a minute.
-          defaultHeartbeatThrottleInterval: '2 seconds',
-          maxHeartbeatThrottleInterval: '5 seconds',
         }),
       );
     }
