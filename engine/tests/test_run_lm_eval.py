@@ -53,21 +53,21 @@ def evaluate(tmp_path: Path, model_dir: str, tasks_dir: Path, tasks: list[str], 
 
 def model_loglikelihoods(model_dir: str, pairs: list[tuple[str, str]]) -> list[float]:
     """log P(continuation | context) by the model itself, tokenized as lm-eval's hf model does (the whole string
-    encoded, the context's tokens cut off the front)."""
+    encoded, the context's tokens cut off the front); one right-padded batch."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    out = []
-    for context, continuation in pairs:
-        whole = tok(context + continuation, add_special_tokens=False)["input_ids"]
-        n_context = len(tok(context, add_special_tokens=False)["input_ids"])
-        with torch.no_grad():
-            logits = model(torch.tensor([whole])).logits[0].float()
-        logprobs = torch.log_softmax(logits, dim=-1)
-        out.append(sum(float(logprobs[i - 1, whole[i]]) for i in range(n_context, len(whole))))
-    return out
+    wholes = [tok(c + x, add_special_tokens=False)["input_ids"] for c, x in pairs]
+    starts = [len(tok(c, add_special_tokens=False)["input_ids"]) for c, _ in pairs]
+    width = max(map(len, wholes))
+    ids = torch.tensor([w + [0] * (width - len(w)) for w in wholes])
+    mask = torch.tensor([[1] * len(w) + [0] * (width - len(w)) for w in wholes])
+    with torch.no_grad():
+        logprobs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+    return [sum(float(logprobs[row, i - 1, whole[i]]) for i in range(start, len(whole)))
+            for row, (whole, start) in enumerate(zip(wholes, starts))]
 
 
 def test_multiple_choice_and_generation_on_local_data(tmp_path, model_dir, tasks_dir, env):
