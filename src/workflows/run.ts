@@ -89,6 +89,17 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
     }
   };
 
+  // Runs started before run identity existed replay without it (they wrote no owner file). A wrong workflow id is
+  // refused before any activity is scheduled.
+  const identity = patched(RUN_IDENTITY_PATCH);
+  const { workflowId, runId } = workflowInfo();
+  if (identity && workflowId !== config.name) {
+    throw ApplicationFailure.create({
+      type: ErrorType.InvalidConfig,
+      message: `the workflow id must be the run name: this run's workflow id is ${JSON.stringify(workflowId)} and its name ${JSON.stringify(config.name)}; start it with workflow id ${JSON.stringify(config.name)}`,
+      nonRetryable: true,
+    });
+  }
   // Sizes that would take CPUs days, on slots without a GPU: refused before the run claims its name.
   if (patched(CPU_SCALE_PATCH)) {
     const refusal = cpuScaleRefusal(config);
@@ -96,21 +107,9 @@ export async function iSheepRun(rawConfig: unknown): Promise<RunResult> {
       throw ApplicationFailure.create({ type: ErrorType.InvalidConfig, message: refusal, nonRetryable: true });
     }
   }
+  if (identity) await data.claimRunFolder({ run, name: config.name, workflowId, runId, config, resume: config.resume });
   // A run started without search attributes (from the Web UI's form) sets them itself where they are registered.
   if (patched(SEARCH_ATTRIBUTES_PATCH) && !searchable) searchable = await activities.namespace.searchAttributesRegistered();
-
-  // Runs started before run identity existed replay without it (they wrote no owner file).
-  if (patched(RUN_IDENTITY_PATCH)) {
-    const { workflowId, runId } = workflowInfo();
-    if (workflowId !== config.name) {
-      throw ApplicationFailure.create({
-        type: ErrorType.InvalidConfig,
-        message: `the workflow id must be the run name: this run's workflow id is ${JSON.stringify(workflowId)} and its name ${JSON.stringify(config.name)}; start it with workflow id ${JSON.stringify(config.name)}`,
-        nonRetryable: true,
-      });
-    }
-    await data.claimRunFolder({ run, name: config.name, workflowId, runId, config, resume: config.resume });
-  }
 
   // The suites' benchmark files are found first: a run whose data is nowhere fails now, not after an iteration.
   const suites = patched(EVAL_SUITES_PATCH);
