@@ -6,6 +6,7 @@
  * alpacaeval.requests.jsonl, alpacaeval.raw.jsonl (the answers), alpacaeval.judge.requests.jsonl,
  * alpacaeval.judge.raw.jsonl (the verdicts) and alpacaeval.scores.jsonl (per item and baseline).
  */
+import { textsById } from '../artifacts/text.js';
 import type { ArtifactRef, Store } from '../artifacts/store.js';
 import {
   buildPairwiseJudgeRequests,
@@ -71,12 +72,6 @@ export interface AlpacaEvalSubset {
 interface JudgeReply {
   text: string;
   top_logprobs?: { token: string; logprob: number }[];
-}
-
-async function textsById(store: Store, ref: ArtifactRef): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for await (const row of store.readJsonl<{ id: string; text: string }>(ref)) out.set(row.id, row.text);
-  return out;
 }
 
 export function createAlpacaEvalActivities(store: Store) {

@@ -2,8 +2,8 @@
  * Data activities: they run on the CPU queue (isheep-cpu). Each loads refs from the store, calls the method's
  * plain functions in src/stages, and saves refs. No model work happens here.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { writeText } from '../artifacts/text.js';
+import { rename } from 'node:fs/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ArtifactRef, Store } from '../artifacts/store.js';
 import { readSeedFile, resolveSeedFile } from '../artifacts/seeds.js';
@@ -416,14 +416,6 @@ export function createDataActivities(store: Store) {
       return writeRunReport(store, input);
     },
   });
-}
-
-async function writeText(store: Store, uri: string, text: string): Promise<void> {
-  const target = store.path(uri);
-  await mkdir(dirname(target), { recursive: true });
-  const tmp = `${target}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await writeFile(tmp, text);
-  await rename(tmp, target);
 }
 
 export type DataActivities = ReturnType<typeof createDataActivities>;

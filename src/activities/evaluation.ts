@@ -7,6 +7,7 @@
  * Per model (label "base", "iter-1", ...) each suite leaves under runs/<name>/eval/<label>/: <suite>.requests.jsonl,
  * <suite>.raw.jsonl (the generations), <suite>.scores.jsonl (per item) and the engine's spec beside its output.
  */
+import { textsById } from '../artifacts/text.js';
 import type { ArtifactRef, Store } from '../artifacts/store.js';
 import type { Engine } from '../engine/runner.js';
 import { buildResponseRequest } from '../stages/responses.js';
@@ -51,11 +52,6 @@ export interface MtBenchScores extends MtBenchSummary {
   turn2Score: Estimate;
 }
 
-async function textsById(store: Store, ref: ArtifactRef): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for await (const row of store.readJsonl<{ id: string; text: string }>(ref)) out.set(row.id, row.text);
-  return out;
-}
 const ifevalId = (key: number) => `ifeval-${key}`;
 
 export function createEvaluationActivities(store: Store, engine: Engine) {

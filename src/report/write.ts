@@ -3,8 +3,7 @@
  * (charts and sample pairs read from the iterations' artifacts). Called by the data activity writeReport after
  * every iteration and at the end of the run, and by `isheep report --html` for runs that predate the HTML.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { writeText } from '../artifacts/text.js';
 import { readFile } from 'node:fs/promises';
 import { ArtifactError, type Store } from '../artifacts/store.js';
 import { renderReport } from '../workflows/report.js';
@@ -12,14 +11,6 @@ import type { IterationCard, IterationSummary } from '../workflows/types.js';
 import type { ReportInput, RunReportDocument } from './document.js';
 import { renderHtmlReport } from './html.js';
 import { readReportSamples } from './samples.js';
-
-async function writeText(store: Store, uri: string, text: string): Promise<void> {
-  const target = store.path(uri);
-  await mkdir(dirname(target), { recursive: true });
-  const tmp = `${target}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await writeFile(tmp, text);
-  await rename(tmp, target);
-}
 
 /** The Markdown table of a report document (what the run wrote at its end before HTML reports). */
 export function reportMarkdown(doc: RunReportDocument): string {
