@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ModelRef, Store } from '../artifacts/store.js';
 import type { Engine } from '../engine/runner.js';
-import type { Estimate } from '../stages/stats.js';
+import { Z95, type Estimate } from '../stages/stats.js';
 import { runEngineJob } from './engine-job.js';
 
 export interface LmEvalInput {
@@ -65,7 +65,6 @@ interface LmEvalOutput {
   groups?: Record<string, { metrics: Record<string, number | null> }>;
 }
 
-const Z95 = 1.959963984540054;
 
 export function createLmEvalActivities(store: Store, engine: Engine, slotEnv: Record<string, string>) {
   return {

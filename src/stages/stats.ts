@@ -15,7 +15,7 @@ export interface Estimate {
   n: number;
 }
 
-const Z95 = 1.959963984540054;
+export const Z95 = 1.959963984540054;
 const BOOTSTRAP_SAMPLES = 2000;
 
 /** k successes in n trials, with the Wilson score interval. */
