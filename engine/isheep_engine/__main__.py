@@ -7,6 +7,7 @@
     python -m isheep_engine run-humaneval --spec spec.json
     python -m isheep_engine run-lm-eval --spec spec.json
     python -m isheep_engine humaneval-problems --spec spec.json
+    python -m isheep_engine serve        (a resident engine: generate jobs sent on stdin, see serve.py)
 
 stdout carries only JSON event lines (see protocol.py); logs go to stderr.
 """
@@ -20,7 +21,8 @@ from . import protocol
 
 JOBS = {"import-model": "import_model", "generate": "generate", "train": "train",
         "score-ifeval": "score_ifeval", "run-humaneval": "run_humaneval",
-        "humaneval-problems": "humaneval_problems", "run-lm-eval": "run_lm_eval"}
+        "humaneval-problems": "humaneval_problems", "run-lm-eval": "run_lm_eval",
+        "serve": "serve"}
 
 
 def main(argv: list[str] | None = None) -> int:

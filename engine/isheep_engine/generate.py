@@ -294,11 +294,15 @@ def _run_locked(spec: dict[str, Any], requests: list[Request], started: float) -
     }
 
 
+def run_spec_file(path: str) -> dict[str, Any]:
+    """The job from its spec file: what the result event says (also called by a resident engine, serve.py)."""
+    quiet_libraries()
+    return run(load_spec(path, GenerateSpec))
+
+
 def main(argv: list[str] | None = None) -> int:
     def job(args):
-        quiet_libraries()
-        spec = load_spec(args.spec, GenerateSpec)
-        protocol.result(**run(spec))
+        protocol.result(**run_spec_file(args.spec))
 
     return protocol.run_job(job, make_parser(), argv)
 

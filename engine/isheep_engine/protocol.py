@@ -117,7 +117,17 @@ def _clean(value: Any) -> Any:
     return value
 
 
+_job_id: str | None = None  # in a resident engine (serve.py): the job the events are about
+
+
+def set_job(job_id: str | None) -> None:
+    global _job_id
+    _job_id = job_id
+
+
 def emit(event: str, **fields: Any) -> None:
+    if _job_id is not None:
+        fields = {**fields, "job_id": _job_id}
     line = json.dumps(_clean({"event": event, **fields}), ensure_ascii=False, allow_nan=False)
     if rank() != 0:  # one voice per job: rank 0's (see the module docstring)
         if event != "progress":
@@ -163,7 +173,12 @@ class Terminated(EngineError):
     """Raised in the main thread when the process gets SIGTERM, so cleanup runs and an error event goes out."""
 
 
+terminating = False  # set by SIGTERM: a resident engine (serve.py) ends after the job it was in
+
+
 def _on_sigterm(signum, frame):  # noqa: ARG001
+    global terminating
+    terminating = True
     raise Terminated("terminated by SIGTERM")
 
 
@@ -256,29 +271,38 @@ def start_watchdog(interval: float = WATCHDOG_INTERVAL_S) -> bool:
     return True
 
 
-def run_job(job: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
-    """Parse arguments, run the job, turn any failure into an error event; returns the exit code."""
+def start_process() -> None:
+    """What every engine process does first: die with its parent, keep stdout for events, SIGTERM as an error."""
     start_watchdog()
     claim_stdout()
     try:
         signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread
         pass
+
+
+def guarded(work: Callable[[], None]) -> tuple[int, str | None]:
+    """Run ``work``, turning any failure into an error event: (exit code, error kind or None)."""
     try:
-        args = parser.parse_args(argv)
-        job(args)
-        return 0
+        work()
+        return 0, None
     except KeyboardInterrupt:
         emit("error", kind=CRASHED, message="KeyboardInterrupt: interrupted")
-        return 1
+        return 1, CRASHED
     except BaseException as exc:  # noqa: BLE001 - every failure must become an event
         if isinstance(exc, SystemExit) and exc.code in (0, None):
-            return 0  # --help
+            return 0, None  # --help
         kind, message = classify(exc)
         if kind == CRASHED or not isinstance(exc, EngineError):
             traceback.print_exc(file=sys.stderr)
         emit("error", kind=kind, message=message)
-        return exit_code(kind)
+        return exit_code(kind), kind
+
+
+def run_job(job: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """Parse arguments, run the job, turn any failure into an error event; returns the exit code."""
+    start_process()
+    return guarded(lambda: job(parser.parse_args(argv)))[0]
 
 
 class ArgumentParser(argparse.ArgumentParser):

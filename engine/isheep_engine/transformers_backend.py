@@ -10,10 +10,11 @@ only its missing rows are kept.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Literal
 
-from . import protocol
+from . import protocol, resident
 from .backend import Sink
 from .models import eos_token_ids, load_causal_lm, load_tokenizer, resolve_device, resolve_dtype, setup_threads
 from .protocol import BadInput
@@ -21,6 +22,22 @@ from .rows import Request, batch_seed, cut_at_stop, make_row, render_ids, top_en
 
 Cache = Literal["auto", "dynamic", "static"]  # a spec's "cache"
 PROMPT_BUCKET = 64  # with a static cache, prompts are left-padded to a multiple of this many tokens
+MIN_SHARED_PREFIX = 32  # fewer shared tokens than this are not worth a prefill of their own
+PREFIX_CACHE_ENV = "ISHEEP_ENGINE_PREFIX_CACHE"  # "0": every prompt is prefilled whole
+
+
+def shared_prefix(prompts: list[list[int]]) -> int:
+    """How many leading tokens every prompt shares, leaving each at least one token of its own (the first
+    generation step needs one); 0 below MIN_SHARED_PREFIX or for fewer than two prompts."""
+    if len(prompts) < 2:
+        return 0
+    n, first = min(len(p) for p in prompts) - 1, prompts[0]
+    for p in prompts[1:]:
+        i = 0
+        while i < n and p[i] == first[i]:
+            i += 1
+        n = i
+    return n if n >= MIN_SHARED_PREFIX else 0
 
 
 def resolve_cache(cache: str, compile_: str | bool, device: str) -> tuple[str, bool]:
@@ -54,11 +71,16 @@ class TransformersBackend:
         dtype = resolve_dtype(spec["dtype"], device)
         self.cache, self.compile = resolve_cache(spec["cache"], spec["compile"], device)
         setup_threads(device)
-        protocol.progress(stage="loading")
         self.spec = spec
         self.device = device
-        self.tokenizer = load_tokenizer(spec["model"], padding_side="left")
-        self.model = load_causal_lm(spec["model"], device, dtype)
+
+        def load():
+            protocol.progress(stage="loading")
+            return load_tokenizer(spec["model"], padding_side="left"), load_causal_lm(spec["model"], device, dtype)
+
+        # Kept loaded for the next job on the same model when this process is a resident engine (serve.py).
+        (self.tokenizer, self.model), self.reused_model = resident.get(
+            resident.key_of("transformers", spec["model"], device, dtype=str(dtype)), load)
         self.eos_ids = eos_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
         self.pad_id = int(self.tokenizer.pad_token_id)
         # Start from a bare generation config so that only the spec's sampling settings apply (no model
@@ -89,6 +111,12 @@ class TransformersBackend:
             # the compiled decode graph, are the same for every batch.
             self.model.generation_config.max_cache_len = (bucket_width(len(order[0].ids or []))
                                                           + sampling["max_new_tokens"])
+        # Prompts that all begin alike (a grading prompt's criteria and examples, a judge's template) have their
+        # shared beginning prefilled once for the job, and each batch starts from a copy of its KV cache: on CPU,
+        # where prefill is compute-bound, that removes most of the work of such stages. Dynamic cache only.
+        self.prefix_len, self.prefix_cache = 0, None
+        if self.cache == "dynamic" and os.environ.get(PREFIX_CACHE_ENV, "1") != "0":
+            self.prefix_len = shared_prefix([r.ids or [] for r in requests if r.id not in sink.done])
         gen_time = 0.0
         for batch in (order[i:i + bs] for i in range(0, len(order), bs)):
             if all(r.id in sink.done for r in batch):
@@ -104,6 +132,24 @@ class TransformersBackend:
             sink.commit(force=True)
         return gen_time
 
+    def _prefix_cache_for(self, prefix: list[int], rows: int):
+        """A fresh copy, for ``rows`` rows, of the KV cache of the job's shared prefix (prefilled at the first call)."""
+        import copy
+
+        import torch
+        from transformers import DynamicCache
+
+        if self.prefix_cache is None:
+            cache = DynamicCache(config=self.model.config)
+            with torch.inference_mode():
+                self.model(input_ids=torch.tensor([prefix], dtype=torch.long, device=self.device),
+                           past_key_values=cache, use_cache=True)
+            self.prefix_cache = cache
+        with torch.inference_mode():
+            cache = copy.deepcopy(self.prefix_cache)
+            cache.batch_repeat_interleave(rows)
+        return cache
+
     def generate(self, prompts: list[list[int]], sampling: dict[str, Any], seed: int,
                  stop: list[str] | None) -> list[dict[str, Any]]:
         import torch
@@ -113,12 +159,25 @@ class TransformersBackend:
         if self.cache == "static":  # fixed shapes, so that compiled graphs are reused across batches
             width = bucket_width(width)
             prompts = prompts + [prompts[0]] * (bucket_rows(rows, self.spec["batch_size"]) - rows)
-        input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(prompts), width), dtype=torch.long)
-        for i, p in enumerate(prompts):
-            input_ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
-            attention[i, width - len(p):] = 1
         kwargs: dict[str, Any] = {"max_new_tokens": sampling["max_new_tokens"]}
+        shared = getattr(self, "prefix_len", 0)
+        if shared and all(len(p) > shared and p[:shared] == prompts[0][:shared] for p in prompts):
+            # The shared prefix, then each row's own tokens left-padded after it: [prefix | pad… | own tokens]. The
+            # positions come from the attention mask, so every row's own tokens sit right after the prefix.
+            input_ids = torch.full((rows, width), self.pad_id, dtype=torch.long)
+            attention = torch.zeros((rows, width), dtype=torch.long)
+            input_ids[:, :shared] = torch.tensor(prompts[0][:shared], dtype=torch.long)
+            attention[:, :shared] = 1
+            for i, p in enumerate(prompts):
+                input_ids[i, width - len(p) + shared:] = torch.tensor(p[shared:], dtype=torch.long)
+                attention[i, width - len(p) + shared:] = 1
+            kwargs["past_key_values"] = self._prefix_cache_for(prompts[0][:shared], rows)
+        else:
+            input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+            attention = torch.zeros((len(prompts), width), dtype=torch.long)
+            for i, p in enumerate(prompts):
+                input_ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
+                attention[i, width - len(p):] = 1
         if sampling["temperature"] > 0:
             kwargs.update(do_sample=True, temperature=sampling["temperature"], top_p=sampling["top_p"], top_k=0)
         else:
@@ -133,6 +192,7 @@ class TransformersBackend:
             out = self.model.generate(
                 input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
             )
+        kwargs.pop("past_key_values", None)
         first: list[list[dict[str, Any]]] | None = None
         if top_n:
             logprobs = torch.log_softmax(out.logits[0][:rows].float(), dim=-1)

@@ -25,7 +25,7 @@ import os
 import time
 from typing import Any
 
-from . import protocol
+from . import protocol, resident
 from .backend import Sink
 from .models import eos_token_ids, load_tokenizer
 from .rows import Request, batch_seed, make_row, render_ids, top_entries
@@ -75,15 +75,8 @@ class VLLMBackend:
         from transformers import GenerationConfig
         from vllm import LLM
 
-        protocol.progress(stage="loading")
         self.spec = spec
         options = spec["vllm"]
-        self.tokenizer = load_tokenizer(spec["model"], padding_side="left")
-        try:
-            generation_config = GenerationConfig.from_pretrained(spec["model"])
-        except OSError:  # a model folder without generation_config.json
-            generation_config = None
-        self.eos_ids = eos_token_ids(generation_config, self.tokenizer)
         kwargs: dict[str, Any] = {
             "model": spec["model"],
             "tensor_parallel_size": tensor_parallel_size(options["tensor_parallel_size"]),
@@ -96,7 +89,21 @@ class VLLMBackend:
         }
         if options["max_model_len"] is not None:
             kwargs["max_model_len"] = options["max_model_len"]
-        self.llm = LLM(**kwargs)
+
+        def load():
+            protocol.progress(stage="loading")
+            return load_tokenizer(spec["model"], padding_side="left"), LLM(**kwargs)
+
+        # Kept for the next job on the same model in a resident engine (serve.py); the engine's seed is no part of
+        # the key: every row is sampled with a seed of its own.
+        settings = {k: v for k, v in kwargs.items() if k not in ("model", "seed")}
+        (self.tokenizer, self.llm), self.reused_model = resident.get(
+            resident.key_of("vllm", spec["model"], "cuda", **settings), load)
+        try:
+            generation_config = GenerationConfig.from_pretrained(spec["model"])
+        except OSError:  # a model folder without generation_config.json
+            generation_config = None
+        self.eos_ids = eos_token_ids(generation_config, self.tokenizer)
 
     def sampling_params(self, seed: int) -> Any:
         from vllm import SamplingParams

@@ -298,3 +298,29 @@ def test_top_logprobs_are_the_models_first_token_distribution(model_dir, tmp_pat
     assert run_job("generate", plain, tmp_path / "plain.spec.json").rc == 0
     assert all("top_logprobs" not in r for r in _read(plain["output"]))
     assert [r["text"] for r in _read(plain["output"])] == [r["text"] for r in rows]
+
+
+def test_a_shared_prompt_prefix_is_prefilled_once_and_changes_nothing(model_dir, tmp_path):
+    """Rows that begin alike (as grading and judge prompts do) reuse one prefill of their shared beginning: the same
+    greedy text and first-token log-probabilities as when every prompt is prefilled whole."""
+    from isheep_engine.transformers_backend import MIN_SHARED_PREFIX, shared_prefix
+
+    assert shared_prefix([[1] * 40 + [2], [1] * 40 + [3, 4]]) == 40
+    assert shared_prefix([[1] * 40, [1] * 40]) == 39  # every row keeps a token of its own
+    assert shared_prefix([[1] * (MIN_SHARED_PREFIX - 1) + [2], [1] * 40]) == 0
+    assert shared_prefix([[1] * 40]) == 0
+    preamble = "You will rate the quality of a response to an instruction, on a scale from 1 to 10. " * 4
+    rows = [{"id": f"r{i}", "messages": [{"role": "user", "content": f"{preamble}Now rate this: {'very ' * i}good."}]}
+            for i in range(5)]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    outs = {}
+    for mode in ("1", "0"):
+        spec = _spec(model_dir, tmp_path, sampling={"temperature": 0, "max_new_tokens": 8}, batch_size=2, top_logprobs=3,
+                     output=str(tmp_path / f"out-{mode}.jsonl"))
+        run = run_job("generate", spec, tmp_path / f"spec-{mode}.json", env={"ISHEEP_ENGINE_PREFIX_CACHE": mode})
+        assert run.rc == 0, run
+        outs[mode] = _read(spec["output"])
+    for cached, whole in zip(outs["1"], outs["0"]):
+        assert cached["text"] == whole["text"] and cached["prompt_tokens"] == whole["prompt_tokens"]
+        assert [e["token"] for e in cached["top_logprobs"]] == [e["token"] for e in whole["top_logprobs"]]
+        assert [e["logprob"] for e in cached["top_logprobs"]] == pytest.approx([e["logprob"] for e in whole["top_logprobs"]], abs=1e-3)

@@ -42,6 +42,8 @@ export interface RunOptions {
 
 export interface Engine {
   run(job: EngineJob, spec: Record<string, unknown>, opts: RunOptions): Promise<EngineEvent>;
+  /** Stops what the engine keeps running between jobs (a resident engine's process); called when its worker ends. */
+  close?(): Promise<void>;
 }
 
 export interface SubprocessEngineOptions {
@@ -49,12 +51,23 @@ export interface SubprocessEngineOptions {
   command: string[];
   env?: Record<string, string>;
   cwd?: string;
+  /**
+   * Model slots keep a resident engine over this command (src/engine/resident.ts: generate jobs in one long-lived
+   * process that keeps its models loaded). Default true; false runs every job as a process of its own.
+   */
+  resident?: boolean;
+}
+
+/** The EngineError of a job's error event. */
+export function jobFailure(job: EngineJob, error: EngineEvent, stderrTail: string): EngineError {
+  const kind = (error.kind as EngineErrorKind | undefined) ?? 'crashed';
+  return new EngineError(kind, `engine ${job}: ${String(error.message ?? 'failed')}`, stderrTail);
 }
 
 const STDERR_TAIL_LINES = 40;
 
 export class SubprocessEngine implements Engine {
-  constructor(private readonly options: SubprocessEngineOptions) {
+  constructor(readonly options: SubprocessEngineOptions) {
     if (options.command.length === 0) throw new Error('engine command is empty');
   }
 
@@ -122,10 +135,7 @@ export class SubprocessEngine implements Engine {
       await stdoutDone;
       const tail = stderrTail.join('\n');
       if (opts.signal?.aborted) throw new EngineError('cancelled', `${job} was cancelled`, tail);
-      if (error) {
-        const kind = (error.kind as EngineErrorKind | undefined) ?? 'crashed';
-        throw new EngineError(kind, `engine ${job}: ${String(error.message ?? 'failed')}`, tail);
-      }
+      if (error) throw jobFailure(job, error, tail);
       if (code === 0 && result) return result;
       const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
       throw new EngineError('exited', `engine ${job} ${how} without a result; last stderr lines:\n${tail}`, tail);

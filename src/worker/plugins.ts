@@ -21,6 +21,7 @@ import { createEvaluationActivities } from '../activities/evaluation.js';
 import { createModelActivities } from '../activities/model.js';
 import { createNamespaceActivities } from '../activities/namespace.js';
 import type { Store } from '../artifacts/store.js';
+import { slotEngine } from '../engine/resident.js';
 import type { Engine } from '../engine/runner.js';
 import { CPU_QUEUE, GPU_QUEUE } from '../queues.js';
 
@@ -93,6 +94,11 @@ export function isheepDataActivities(opts: DataActivitiesOptions): SimplePlugin 
 
 export interface ModelSlotOptions {
   store: Store;
+  /**
+   * Runs the slot's jobs. A SubprocessEngine becomes a resident engine of this slot's own (src/engine/resident.ts:
+   * generate jobs in one process that keeps its models loaded, stopped with the Worker); `resident: false` in its
+   * options runs every job as a process of its own.
+   */
   engine: Engine;
   /** This slot's GPUs as CUDA_VISIBLE_DEVICES, e.g. '0' or '0,1' (tensor parallel, torchrun); null: a CPU slot. */
   devices: string | null;
@@ -110,7 +116,9 @@ export interface ModelSlotOptions {
 export function isheepModelSlot(opts: ModelSlotOptions): WorkerPlugin {
   const name = 'isheep.model-slot';
   const env: Record<string, string> = { CUDA_VISIBLE_DEVICES: opts.devices ?? '' };
-  const activities = createModelActivities(opts.store, opts.engine, { env }, opts.endpoints ?? endpointPolicyFromEnv());
+  // A resident engine of the slot's own: its generate jobs keep their models loaded between jobs.
+  const engine = slotEngine(opts.engine);
+  const activities = createModelActivities(opts.store, engine, { env }, opts.endpoints ?? endpointPolicyFromEnv());
   return {
     name,
     configureWorker(options: WorkerOptions): WorkerOptions {
@@ -131,6 +139,13 @@ export function isheepModelSlot(opts: ModelSlotOptions): WorkerPlugin {
         defaultHeartbeatThrottleInterval: options.defaultHeartbeatThrottleInterval ?? '2 seconds',
         maxHeartbeatThrottleInterval: options.maxHeartbeatThrottleInterval ?? '5 seconds',
       };
+    },
+    async runWorker(worker, next) {
+      try {
+        await next(worker);
+      } finally {
+        if (engine !== opts.engine) await engine.close?.(); // the slot's resident engine ends with its Worker
+      }
     },
   };
 }

@@ -4,6 +4,10 @@
 // prompt with text shaped like a model's: numbered instruction lists for meta-prompts, answers, and
 // "<score>||<explanation>" judgments, all derived from a hash of the row id and the seed.
 //
+// `fake-engine serve` is the resident engine's form (as engine/isheep_engine/serve.py): generate jobs one at a time
+// from stdin lines {"id","job","spec"}, events tagged "job_id"; it "loads" each model once (FAKE_ENGINE_LOADS_LOG=FILE
+// gets a line "<pid> <model>" per load).
+//
 // FAKE_ENGINE_SLOW_MS=N sleeps N ms per generated row and per training step (to let tests act in the middle
 // of a job).
 //
@@ -34,15 +38,19 @@ if (!['1', 'true'].includes(process.env.ISHEEP_ENGINE_NO_WATCHDOG ?? '')) {
   }, 200).unref();
 }
 
-const emit = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
+let jobId = null; // `serve`: the job the events are about
+const emit = (event) => process.stdout.write(`${JSON.stringify(jobId === null ? event : { ...event, job_id: jobId })}\n`);
+class Failure extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.kind = kind;
+  }
+}
 const fail = (kind, message) => {
-  emit({ event: 'error', kind, message });
-  process.exit(kind === 'bad_input' ? 2 : 1);
+  throw new Failure(kind, message);
 };
 
-const [job, flag, specPath] = process.argv.slice(2);
-if (flag !== '--spec' || !specPath) fail('bad_input', 'usage: fake-engine <job> --spec spec.json');
-const spec = JSON.parse(readFileSync(specPath, 'utf8'));
+let spec; // the job's spec, set before each job
 
 const hash = (text) => createHash('sha256').update(text).digest();
 const WORDS = (
@@ -129,7 +137,12 @@ async function generate() {
       done.set(r.id, r);
     }
   }
-  emit({ event: 'progress', stage: 'loading' });
+  // As the real engine: a resident one (serve) loads a model once; FAKE_ENGINE_LOADS_LOG gets a line per load.
+  if (!loaded.has(spec.model)) {
+    loaded.add(spec.model);
+    emit({ event: 'progress', stage: 'loading' });
+    if (process.env.FAKE_ENGINE_LOADS_LOG) appendFileSync(process.env.FAKE_ENGINE_LOADS_LOG, `${process.pid} ${spec.model}\n`);
+  }
   let newTokens = 0;
   for (const [i, row] of rows.entries()) {
     if (!done.has(row.id)) {
@@ -242,11 +255,38 @@ function runLmEval() {
   emit({ event: 'result', tasks: Object.fromEntries(Object.entries(tasks).map(([t, v]) => [t, v.metrics])), output: spec.output });
 }
 
-if (job === 'generate') await generate();
-else if (job === 'run-lm-eval') runLmEval();
-else if (job === 'humaneval-problems') humanevalProblems();
-else if (job === 'run-humaneval') runHumaneval();
-else if (job === 'score-ifeval') scoreIfeval();
-else if (job === 'train') await train();
-else if (job === 'import-model') importModel();
-else fail('bad_input', `unknown job ${job}`);
+const loaded = new Set();
+const JOBS = { generate, 'run-lm-eval': runLmEval, 'humaneval-problems': humanevalProblems, 'run-humaneval': runHumaneval, 'score-ifeval': scoreIfeval, train, 'import-model': importModel };
+
+/** Runs one job; a failure becomes its error event. Returns the exit code a one-job process ends with. */
+async function runJob(job, specPath) {
+  try {
+    if (!(job in JOBS)) fail('bad_input', `unknown job ${job}`);
+    spec = JSON.parse(readFileSync(specPath, 'utf8'));
+    await JOBS[job]();
+    return 0;
+  } catch (err) {
+    if (!(err instanceof Failure)) throw err;
+    emit({ event: 'error', kind: err.kind, message: err.message });
+    return err.kind === 'bad_input' ? 2 : 1;
+  }
+}
+
+const [job, flag, specPath] = process.argv.slice(2);
+if (job === 'serve') {
+  // As engine/isheep_engine/serve.py: generate jobs one at a time from stdin lines {"id","job","spec"}.
+  const { createInterface } = await import('node:readline');
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.trim()) continue;
+    const req = JSON.parse(line);
+    jobId = req.id;
+    if (req.job !== 'generate') emit({ event: 'error', kind: 'bad_input', message: `job ${req.job} is not served here` });
+    else await runJob(req.job, req.spec);
+    jobId = null;
+  }
+} else if (flag !== '--spec' || !specPath) {
+  emit({ event: 'error', kind: 'bad_input', message: 'usage: fake-engine <job> --spec spec.json' });
+  process.exit(2);
+} else {
+  process.exitCode = await runJob(job, specPath);
+}
