@@ -18,7 +18,12 @@ export const REFERENCE_SCRIPT = join(BENCH_DIR, 'rouge_dedup.py');
 export function benchPython(): string {
   const preset = process.env.ISHEEP_BENCH_PYTHON;
   if (preset) return preset;
-  const r = spawnSync('bash', [join(BENCH_DIR, 'setup-python.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return benchVenv('requirements.txt', 'rouge_score.rouge_scorer');
+}
+
+/** The python of a bench venv made from bench/<requirements> (created when missing), which must import `check`. */
+export function benchVenv(requirements: string, check: string): string {
+  const r = spawnSync('bash', [join(BENCH_DIR, 'setup-python.sh'), requirements, check], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.error) throw new Error(`could not run bench/setup-python.sh: ${r.error.message}`);
   if (r.status !== 0) throw new Error(`bench/setup-python.sh exited with ${r.status}`);
   const lines = r.stdout.trim().split('\n');

@@ -51,7 +51,7 @@ describe('the Web UI input', () => {
     expect(await summaries('ui-demo')).toEqual(expect.arrayContaining(['evaluation ifeval · base model']));
     const report = JSON.parse(readFileSync(store.path('runs/ui-demo/report.json'), 'utf8'));
     // The demo preset's values where the input is silent, the input's where it speaks.
-    expect(report.config.engine.batchSize).toBe(16);
+    expect(report.config.engine.batchSize).toBe(32);
     expect(report.config.evaluation.suites.ifeval.limit).toBe(24);
     expect(report.config.synthesis).toMatchObject({ targetInstructions: 6, promptsPerRound: 2, maxRounds: 4 });
     expect(report.config.preset).toBeUndefined();

@@ -36,6 +36,12 @@ spec:
     With a static cache, batches are padded to fixed shapes so the compiled graph is reused: prompts (left
     padding) to the next multiple of 64 tokens, rows to the next power of two (at most batch_size; the extra
     rows repeat a prompt and are thrown away).
+  shared prefix (transformers, dynamic cache): when every prompt of the job begins with the same 32 or more tokens
+    (a grading prompt's criteria and examples, a judge's template), that beginning is prefilled once and each batch
+    starts from a copy of its KV cache, its rows' own tokens left-padded after it; the same tokens as a whole
+    prefill up to float noise (a test checks greedy text and log-probabilities). ISHEEP_ENGINE_PREFIX_CACHE=0: off.
+  resident engine: the same job also runs inside `python -m isheep_engine serve` (serve.py), which keeps the loaded
+    model for the next job on it (resident.py); its files, lock and resume are exactly as here.
 
 input rows:  {"id": STR, "prompt": STR}                 raw text completion, no chat template
              {"id": STR, "messages": [{"role", "content"}, ...]}   rendered with the chat template
