@@ -63,16 +63,28 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 /** The demo's own request rows for the stage, built by the stage code from the built-in seeds. */
-async function requestRows(): Promise<Record<string, unknown>[]> {
+async function requestRows(modelDir: string): Promise<Record<string, unknown>[]> {
   const seeds = (await readSeedFile(resolveSeedFile(BUILTIN_SEEDS, join(BENCH_DIR, '..')))).slice(0, nRows);
-  if (args.stage === 'responses') {
-    return seeds.map((task) => {
-      const req = buildResponseRequest(task, true);
-      return req.kind === 'chat' ? { id: task.id, messages: req.messages } : { id: task.id, prompt: req.prompt };
-    });
-  }
-  // The grading pass as the demo runs it: the ICL variant, chat, one pass (quality) over seed pairs.
-  return seeds.map((task) => ({ id: task.id, messages: [{ role: 'user', content: buildAssessmentPrompt('quality', 'icl', { instruction: task.instruction, input: task.input, response: task.output }) }] }));
+  const responseRows = seeds.map((task) => {
+    const req = buildResponseRequest(task, true);
+    return req.kind === 'chat' ? { id: task.id, messages: req.messages } : { id: task.id, prompt: req.prompt };
+  });
+  if (args.stage === 'responses') return responseRows;
+  // The grading pass as the demo runs it (the ICL variant, chat, the quality pass) over pairs whose responses the
+  // model wrote first, at the demo's response sampling, as the responses stage does.
+  const input = join(work, 'responses.requests.jsonl');
+  writeFileSync(input, responseRows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const rs = demoPreset.response!.sampling!;
+  const answered = join(work, 'responses.raw.jsonl');
+  await new SubprocessEngine({ command, env, resident: false }).run('generate', {
+    backend: 'transformers', model: modelDir, input, output: answered, device: 'cpu', batch_size: 32, system_prompt: RESPONSE_SYSTEM_PROMPT,
+    sampling: { temperature: rs.temperature, top_p: rs.topP, max_new_tokens: rs.maxNewTokens, seed },
+  }, { specPath: `${answered}.spec.json` });
+  const texts = new Map(readFileSync(answered, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; text: string }).map((r) => [r.id, r.text]));
+  // With the system turn the engine puts first in a run (its system_prompt), written out so that every side renders
+  // the same tokens.
+  const system = { role: 'system', content: RESPONSE_SYSTEM_PROMPT };
+  return seeds.map((task) => ({ id: task.id, messages: [system, { role: 'user', content: buildAssessmentPrompt('quality', 'icl', { ...task, response: texts.get(task.id) ?? '' }) }] }));
 }
 
 function python(exe: string, mode: string, extra: string[]): Record<string, unknown> {
@@ -89,12 +101,12 @@ interface RunFigure {
 const rate = (r: RunFigure) => r.new_tokens / r.seconds;
 
 async function main() {
-  const activity = new MockActivityEnvironment();
+  const mock = new MockActivityEnvironment();
   const models = createModelActivities(store, new SubprocessEngine({ command, env, resident: false }), { env: { CUDA_VISIBLE_DEVICES: '' } });
-  const model = await activity.run(models.prepareModel, { source: DEMO_MODEL });
+  const model = (await mock.run(models.prepareModel, { source: DEMO_MODEL })) as Awaited<ReturnType<typeof models.prepareModel>>;
   const modelDir = store.path(model.uri);
   const imported = JSON.parse(readFileSync(join(modelDir, 'isheep-import.json'), 'utf8')) as { source_path: string };
-  const rows = await requestRows();
+  const rows = await requestRows(modelDir);
   const rowsFile = join(work, 'rows.jsonl');
   writeFileSync(rowsFile, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
   const common = ['--rows', rowsFile, '--runs', String(runs), '--max-new-tokens', String(sampling.maxNewTokens), '--temperature', String(sampling.temperature), '--top-p', String(sampling.topP), '--seed', String(seed)];
@@ -108,7 +120,7 @@ async function main() {
 
   // 2. Our engine's job at the best batch size: a process of its own, then a resident engine's jobs.
   const spec = (name: string) => ({
-    backend: 'transformers', model: modelDir, input: rowsFile, output: join(work, `${name}.jsonl`), device: 'cpu', batch_size: best.bs, system_prompt: RESPONSE_SYSTEM_PROMPT,
+    backend: 'transformers', model: modelDir, input: rowsFile, output: join(work, `${name}.jsonl`), device: 'cpu', batch_size: best.bs,
     sampling: { temperature: sampling.temperature, top_p: sampling.topP, max_new_tokens: sampling.maxNewTokens, seed },
   });
   const job = async (engine: SubprocessEngine | ResidentEngine, name: string) => {

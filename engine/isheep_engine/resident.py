@@ -42,28 +42,24 @@ def key_of(kind: str, model_dir: str, device: str, **settings: Any) -> tuple:
     return (kind, os.path.realpath(model_dir), model_identity(model_dir), device, tuple(sorted(settings.items())))
 
 
-def get(key: tuple, load: Callable[[], Any]) -> tuple[Any, bool]:
-    """The model loaded for ``key`` (and True), or ``load()``'s (and False) after dropping what exceeds the limit."""
+def get(key: tuple, load: Callable[[], Any]) -> Any:
+    """The model loaded for ``key``, else ``load()``'s after dropping what exceeds the limit."""
     if key in _loaded:
         _loaded.move_to_end(key)
-        return _loaded[key], True
+        return _loaded[key]
     devices = [k[3] for k in _loaded] + [key[3]]
     while _loaded and len(_loaded) >= limit(devices):
         _loaded.popitem(last=False)
         release_memory()
     value = load()
     _loaded[key] = value
-    return value, False
+    return value
 
 
 def clear() -> None:
     """Drop every loaded model (after an out-of-memory error, so the next job starts from nothing)."""
     _loaded.clear()
     release_memory()
-
-
-def loaded() -> int:
-    return len(_loaded)
 
 
 def release_memory() -> None:

@@ -73,13 +73,14 @@ class TransformersBackend:
         setup_threads(device)
         self.spec = spec
         self.device = device
+        self.prefix_len, self.prefix_cache = 0, None  # the job's shared prompt prefix, found by run()
 
         def load():
             protocol.progress(stage="loading")
             return load_tokenizer(spec["model"], padding_side="left"), load_causal_lm(spec["model"], device, dtype)
 
         # Kept loaded for the next job on the same model when this process is a resident engine (serve.py).
-        (self.tokenizer, self.model), self.reused_model = resident.get(
+        self.tokenizer, self.model = resident.get(
             resident.key_of("transformers", spec["model"], device, dtype=str(dtype)), load)
         self.eos_ids = eos_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
         self.pad_id = int(self.tokenizer.pad_token_id)
@@ -160,7 +161,7 @@ class TransformersBackend:
             width = bucket_width(width)
             prompts = prompts + [prompts[0]] * (bucket_rows(rows, self.spec["batch_size"]) - rows)
         kwargs: dict[str, Any] = {"max_new_tokens": sampling["max_new_tokens"]}
-        shared = getattr(self, "prefix_len", 0)
+        shared = self.prefix_len
         if shared and all(len(p) > shared and p[:shared] == prompts[0][:shared] for p in prompts):
             # The shared prefix, then each row's own tokens left-padded after it: [prefix | pad… | own tokens]. The
             # positions come from the attention mask, so every row's own tokens sit right after the prefix.
@@ -192,7 +193,6 @@ class TransformersBackend:
             out = self.model.generate(
                 input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
             )
-        kwargs.pop("past_key_values", None)
         first: list[list[dict[str, Any]]] | None = None
         if top_n:
             logprobs = torch.log_softmax(out.logits[0][:rows].float(), dim=-1)

@@ -97,7 +97,7 @@ class VLLMBackend:
         # Kept for the next job on the same model in a resident engine (serve.py); the engine's seed is no part of
         # the key: every row is sampled with a seed of its own.
         settings = {k: v for k, v in kwargs.items() if k not in ("model", "seed")}
-        (self.tokenizer, self.llm), self.reused_model = resident.get(
+        self.tokenizer, self.llm = resident.get(
             resident.key_of("vllm", spec["model"], "cuda", **settings), load)
         try:
             generation_config = GenerationConfig.from_pretrained(spec["model"])

@@ -11,6 +11,7 @@ import { contentDigest } from '../artifacts/digest.js';
 import { ErrorType } from '../errors.js';
 import { checkEndpoint, type EndpointPolicy } from './endpoint-policy.js';
 import type { Endpoint, GenerationBackend, Sampling } from '../config/schema.js';
+import { visibleGpus } from '../engine/devices.js';
 import type { Engine } from '../engine/runner.js';
 import type { ArtifactRef, ModelRef, Store } from '../artifacts/store.js';
 import { RESPONSE_SYSTEM_PROMPT } from '../stages/responses.js';
@@ -215,7 +216,7 @@ export function createModelActivities(store: Store, engine: Engine, slot: ModelS
     async train(input: TrainInput): Promise<TrainResult> {
       const spec = trainSpec(store, input);
       // A slot of several GPUs trains with one process per GPU (torchrun, DDP).
-      const gpus = (slot.env.CUDA_VISIBLE_DEVICES ?? '').split(',').filter((d) => d.trim() !== '').length;
+      const gpus = visibleGpus(slot.env);
       const r = await runEngineJob(engine, 'train', spec, store.path(`${input.output}.spec.json`), slot.env, gpus > 1 ? gpus : undefined);
       return {
         model: { uri: input.output, label: input.label },

@@ -16,17 +16,15 @@
  * Outputs, locks and resuming are the job's own (generate.py), the same whether it runs in a server or alone.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { EngineError, jobFailure, SubprocessEngine, type Engine, type EngineEvent, type EngineJob, type RunOptions, type SubprocessEngineOptions } from './runner.js';
+import { visibleGpus } from './devices.js';
+import { EngineError, jobFailure, STDERR_TAIL_LINES, SubprocessEngine, writeSpec, type Engine, type EngineEvent, type EngineJob, type RunOptions, type SubprocessEngineOptions } from './runner.js';
 
 /** Jobs a server runs. */
 const SERVED: ReadonlySet<EngineJob> = new Set(['generate']);
 /** Jobs that load a model of their own: on a GPU slot the server's models make room for them. */
 const NEEDS_THE_DEVICE: ReadonlySet<EngineJob> = new Set(['train', 'run-lm-eval', 'import-model']);
-const STDERR_TAIL_LINES = 40;
 /** How long a server told to stop (its stdin closed) may take to exit before it is killed. */
 const STOP_GRACE_MS = 5000;
 
@@ -66,11 +64,10 @@ export class ResidentEngine implements Engine {
 
   private async runNow(job: EngineJob, spec: Record<string, unknown>, opts: RunOptions): Promise<EngineEvent> {
     if (!SERVED.has(job) || (opts.processes ?? 1) > 1) {
-      if (NEEDS_THE_DEVICE.has(job) && hasGpus({ ...this.options.env, ...opts.env })) await this.stopServer();
+      if (NEEDS_THE_DEVICE.has(job) && visibleGpus({ ...this.options.env, ...opts.env }) > 0) await this.stopServer();
       return this.oneShot.run(job, spec, opts);
     }
-    await mkdir(dirname(opts.specPath), { recursive: true });
-    await writeFile(opts.specPath, JSON.stringify(spec, null, 2));
+    await writeSpec(opts.specPath, spec);
     if (opts.signal?.aborted) throw new EngineError('cancelled', `${job} cancelled before it started`);
     const env = { ...process.env, ...this.options.env, ...opts.env };
     const key = JSON.stringify(Object.entries({ ...this.options.env, ...opts.env }).sort());
@@ -92,10 +89,6 @@ export class ResidentEngine implements Engine {
     this.server = null;
     await server?.stop();
   }
-}
-
-function hasGpus(env: Record<string, string | undefined>): boolean {
-  return (env.CUDA_VISIBLE_DEVICES ?? '').split(',').some((d) => d.trim() !== '');
 }
 
 interface Current {

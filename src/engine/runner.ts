@@ -64,7 +64,14 @@ export function jobFailure(job: EngineJob, error: EngineEvent, stderrTail: strin
   return new EngineError(kind, `engine ${job}: ${String(error.message ?? 'failed')}`, stderrTail);
 }
 
-const STDERR_TAIL_LINES = 40;
+/** How many of a job's last stderr lines an error carries. */
+export const STDERR_TAIL_LINES = 40;
+
+/** Writes a job's spec where the job reads it (kept beside its output, so the job can be rerun by hand). */
+export async function writeSpec(specPath: string, spec: Record<string, unknown>): Promise<void> {
+  await mkdir(dirname(specPath), { recursive: true });
+  await writeFile(specPath, JSON.stringify(spec, null, 2));
+}
 
 export class SubprocessEngine implements Engine {
   constructor(readonly options: SubprocessEngineOptions) {
@@ -72,8 +79,7 @@ export class SubprocessEngine implements Engine {
   }
 
   async run(job: EngineJob, spec: Record<string, unknown>, opts: RunOptions): Promise<EngineEvent> {
-    await mkdir(dirname(opts.specPath), { recursive: true });
-    await writeFile(opts.specPath, JSON.stringify(spec, null, 2));
+    await writeSpec(opts.specPath, spec);
     const [cmd, ...prefix] = this.options.command as [string, ...string[]];
     if (opts.signal?.aborted) throw new EngineError('cancelled', `${job} cancelled before it started`);
 
