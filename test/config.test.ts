@@ -27,7 +27,7 @@ describe('the run config', () => {
   it('lets a user override one nested field of a preset without losing its siblings', () => {
     const c = parseConfig(withPreset('demo', { name: 'x', synthesis: { targetInstructions: 5 } }));
     expect(c.synthesis.targetInstructions).toBe(5);
-    expect(c.synthesis.promptsPerRound).toBe(8);
+    expect(c.synthesis.promptsPerRound).toBe(16);
   });
 
   it('names every bad field, including unknown ones', () => {
@@ -48,6 +48,16 @@ describe('the run config', () => {
       parseConfig({ name: 'x', model: { base: 'm' }, assessment: { grader: 'external', endpoint: { baseUrl: 'http://j/v1', model: 'j', apiKeyEnv: 'sk-abc123-secret' } } }),
     ).toThrow(/assessment\.endpoint\.apiKeyEnv/);
     expect(() => parseConfig({ name: 'x', model: { base: 'm' }, assessment: { grader: 'external', endpoint: { baseUrl: 'ftp://j', model: 'j' } } })).toThrow(/baseUrl/);
+  });
+
+  it("refuses a judge answer prefix for an external judge, naming the field", () => {
+    const endpoint = { baseUrl: 'http://judge:8000/v1', model: 'judge' };
+    expect(() => parseConfig(withPreset('demo', { name: 'x', evaluation: { judge: { grader: 'external', endpoint } } }))).toThrow(
+      /evaluation\.judge\.answerPrefix: only for a local judge/,
+    );
+    const c = parseConfig(withPreset('demo', { name: 'x', evaluation: { judge: { grader: 'external', endpoint, answerPrefix: null } } }));
+    expect(c.evaluation.judge.answerPrefix).toBeNull();
+    expect(parseConfig({ name: 'x', model: { base: 'm' } }).evaluation.judge.answerPrefix).toBeNull(); // FastChat's: none
   });
 
   it('refuses a config that is not an object at all', () => {

@@ -89,6 +89,13 @@ describe('evaluation suites in a run', () => {
     expect(mt.byTurn['1'].n + mt.byTurn['1'].unparsable).toBe(8);
     expect(mt.turn2Score.n).toBe(mt.byTurn['2'].n);
     expect(rows(store.path('runs/eval-patience/eval/iter-1/mtbench.scores.jsonl'))[0]).toMatchObject({ id: expect.stringMatching(/^mtbench-\d+-t1$/), turn: 1 });
+    // The demo's judge answers are made to begin "Rating: [[" (evaluation.judge.answerPrefix): each judge conversation
+    // ends on that assistant turn, and the rating is read from the prefix plus the judge's continuation ("7]]").
+    const judgeRequests = rows(store.path('runs/eval-patience/eval/iter-1/mtbench.judge.requests.jsonl'));
+    expect(judgeRequests.every((r) => JSON.stringify(r.messages.at(-1)) === JSON.stringify({ role: 'assistant', content: 'Rating: [[' }))).toBe(true);
+    const scored = rows(store.path('runs/eval-patience/eval/iter-1/mtbench.scores.jsonl'));
+    expect(scored.map((r) => r.judgment)).toEqual(scored.map((r) => `Rating: [[${r.score}]]`));
+    expect(mt.unparsable).toBe(0);
 
     const card = JSON.parse(readFileSync(store.path('runs/eval-patience/iter-1/card.json'), 'utf8'));
     expect(card.suites.ifeval.promptStrict.n).toBe(40);

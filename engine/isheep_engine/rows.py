@@ -51,11 +51,15 @@ def parse_rows(path: str) -> list[Request]:
 
 
 def render_ids(tokenizer: Any, req: Request, system_prompt: str | None) -> list[int]:
-    """A row's prompt token ids: raw text as is, a conversation through the tokenizer's chat template."""
+    """A row's prompt token ids: raw text as is, a conversation through the tokenizer's chat template. A
+    conversation that ends on an assistant turn has that turn continued (the answer is made to begin with it: an
+    assistant prefill) rather than a new one opened."""
     if req.prompt is not None:
         return tokenizer(req.prompt, add_special_tokens=True)["input_ids"]
     messages = with_system_prompt(req.messages or [], system_prompt)
-    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    prefill = messages[-1]["role"] == "assistant"
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=not prefill, continue_final_message=prefill,
+                                         tokenize=False)
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 

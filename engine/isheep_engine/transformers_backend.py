@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from . import protocol, resident
 from .backend import Sink
+from .decode import decode
 from .models import eos_token_ids, load_causal_lm, load_tokenizer, resolve_device, resolve_dtype, setup_threads
 from .protocol import BadInput
 from .rows import Request, batch_seed, cut_at_stop, make_row, render_ids, top_entries
@@ -179,46 +180,72 @@ class TransformersBackend:
             for i, p in enumerate(prompts):
                 input_ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
                 attention[i, width - len(p):] = 1
+        top_n = self.spec.get("top_logprobs")
+        torch.manual_seed(seed)
+        if self.cache == "dynamic":
+            # Our decode loop (decode.py): generate's model calls and sampling, with finished rows dropped.
+            from transformers import DynamicCache
+
+            past_len = shared if "past_key_values" in kwargs else 0
+            cache = kwargs["past_key_values"] if past_len else DynamicCache(config=self.model.config)
+            stopped = None
+            if stop:
+                def stopped(tokens: list[int]) -> bool:
+                    return cut_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), stop)[1]
+            gen, first_logits = decode(
+                self.model, input_ids[:, past_len:].to(self.device), attention.to(self.device), cache,
+                past_len=past_len, max_new_tokens=sampling["max_new_tokens"], temperature=sampling["temperature"],
+                top_p=sampling["top_p"], eos_ids=self.eos_ids, stopped=stopped, want_first_logits=bool(top_n))
+        else:
+            gen, first_logits = self._hf_generate(input_ids, attention, kwargs, sampling, stop, bool(top_n), rows, width)
+        first: list[list[dict[str, Any]]] | None = None
+        if top_n:
+            logprobs = torch.log_softmax(first_logits[:rows].float(), dim=-1)
+            values, ids = logprobs.topk(top_n, dim=-1)
+            first = [top_entries([(self.tokenizer.decode([int(i)]), float(v)) for v, i in zip(vs, is_)], top_n)
+                     for vs, is_ in zip(values.tolist(), ids.tolist())]
+        eos = set(self.eos_ids)
+        results = []
+        for tokens in gen:  # each row's new tokens, ending on its EOS token when it hit one
+            hit_eos = bool(tokens) and tokens[-1] in eos
+            text = self.tokenizer.decode(tokens[:-1] if hit_eos else tokens, skip_special_tokens=True)
+            text, stopped = cut_at_stop(text, stop)
+            if hit_eos or stopped or len(tokens) < sampling["max_new_tokens"]:
+                finish = "stop"
+            else:
+                finish = "length"
+            results.append({"text": text, "new_tokens": len(tokens), "finish_reason": finish,
+                            **({"top_logprobs": first[len(results)]} if first is not None else {})})
+        return results
+
+    def _hf_generate(self, input_ids, attention, kwargs: dict[str, Any], sampling: dict[str, Any],
+                     stop: list[str] | None, want_logits: bool, rows: int, width: int):
+        """Plain ``generate`` (the static-cache path): each row's new tokens, padded rows trimmed of their padding,
+        and the raw logits of the first step when asked for."""
+        import torch
+
         if sampling["temperature"] > 0:
             kwargs.update(do_sample=True, temperature=sampling["temperature"], top_p=sampling["top_p"], top_k=0)
         else:
             kwargs.update(do_sample=False)
         if stop:
             kwargs.update(stop_strings=list(stop), tokenizer=self.tokenizer)
-        top_n = self.spec.get("top_logprobs")
-        if top_n:
+        if want_logits:
             kwargs.update(output_logits=True, return_dict_in_generate=True)  # the raw logits of each step
-        torch.manual_seed(seed)
         with torch.inference_mode():
             out = self.model.generate(
                 input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
             )
-        first: list[list[dict[str, Any]]] | None = None
-        if top_n:
-            logprobs = torch.log_softmax(out.logits[0][:rows].float(), dim=-1)
-            values, ids = logprobs.topk(top_n, dim=-1)
-            first = [top_entries([(self.tokenizer.decode([int(i)]), float(v)) for v, i in zip(vs, is_)], top_n)
-                     for vs, is_ in zip(values.tolist(), ids.tolist())]
-            out = out.sequences
-        gen = out[:rows, width:].tolist()
+        first_logits = None
+        if want_logits:
+            first_logits, out = out.logits[0], out.sequences
         eos = set(self.eos_ids)
-        results = []
-        for tokens in gen:
-            end, hit_eos = len(tokens), False
-            for j, t in enumerate(tokens):
-                if t in eos:
-                    end, hit_eos = j, True
-                    break
-            if not hit_eos:
+        gen = []
+        for tokens in out[:rows, width:].tolist():
+            end = next((j + 1 for j, t in enumerate(tokens) if t in eos), None)
+            if end is None:
+                end = len(tokens)
                 while end > 0 and tokens[end - 1] == self.pad_id:
                     end -= 1  # rows stopped by a stop string are padded to the batch's length
-            new_tokens = end + 1 if hit_eos else end
-            text = self.tokenizer.decode(tokens[:end], skip_special_tokens=True)
-            text, stopped = cut_at_stop(text, stop)
-            if hit_eos or stopped or new_tokens < sampling["max_new_tokens"]:
-                finish = "stop"
-            else:
-                finish = "length"
-            results.append({"text": text, "new_tokens": new_tokens, "finish_reason": finish,
-                            **({"top_logprobs": first[len(results)]} if first is not None else {})})
-        return results
+            gen.append(tokens[:end])
+        return gen, first_logits

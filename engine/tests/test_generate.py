@@ -324,3 +324,52 @@ def test_a_shared_prompt_prefix_is_prefilled_once_and_changes_nothing(model_dir,
         assert cached["text"] == whole["text"] and cached["prompt_tokens"] == whole["prompt_tokens"]
         assert [e["token"] for e in cached["top_logprobs"]] == [e["token"] for e in whole["top_logprobs"]]
         assert [e["logprob"] for e in cached["top_logprobs"]] == pytest.approx([e["logprob"] for e in whole["top_logprobs"]], abs=1e-3)
+
+
+def test_decode_loop_drops_finished_rows_and_matches_generate_greedy(model_dir):
+    """The dynamic-cache decode loop (decode.py) drops rows once they end; greedy tokens are generate's, row for
+    row, for a batch whose answers end at very different steps."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+
+    from isheep_engine import decode as decode_module
+    from isheep_engine.models import eos_token_ids
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    questions = ["Answer with one word: is the sky blue?", "Say hi.", "Write a long story about a dragon and a knight.",
+                 "What is 2+2? Reply with the number only.", "List ten animals, one per line.", "Name a color."]
+    texts = [tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+             for q in questions]
+    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    eos = eos_token_ids(model.generation_config, tokenizer)
+    with torch.inference_mode():
+        ref = model.generate(**enc, max_new_tokens=40, do_sample=False, eos_token_id=eos,
+                             pad_token_id=tokenizer.pad_token_id)[:, enc["input_ids"].shape[1]:].tolist()
+    selects = []
+    original = DynamicCache.batch_select_indices
+    DynamicCache.batch_select_indices = lambda self, index: (selects.append(len(index)), original(self, index))[1]
+    try:
+        got, _ = decode_module.decode(model, enc["input_ids"], enc["attention_mask"], DynamicCache(config=model.config),
+                                      past_len=0, max_new_tokens=40, temperature=0, top_p=1, eos_ids=eos)
+    finally:
+        DynamicCache.batch_select_indices = original
+    for row, ref_row in zip(got, ref):
+        end = next((j + 1 for j, t in enumerate(ref_row) if t in eos), len(ref_row))
+        assert row == ref_row[:end]
+    assert min(len(r) for r in got) < 10 and max(len(r) for r in got) == 40, [len(r) for r in got]
+    assert selects and selects[-1] < len(questions), selects  # rows were dropped on the way
+
+
+def test_a_conversation_ending_on_an_assistant_turn_is_continued(model_dir):
+    """An assistant prefill: the last assistant turn is left open for the model to continue (no end-of-turn, no new
+    assistant header); a conversation ending on a user turn opens a new assistant turn as before."""
+    from transformers import AutoTokenizer
+
+    from isheep_engine.rows import Request, render_ids
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    user = [{"role": "user", "content": "Rate the answer."}]
+    opened = tokenizer.decode(render_ids(tokenizer, Request(0, "a", messages=user), "You judge."))
+    prefilled = tokenizer.decode(render_ids(tokenizer, Request(0, "b", messages=user + [{"role": "assistant", "content": "Rating: [["}]), "You judge."))
+    assert prefilled == opened + "Rating: [["

@@ -134,8 +134,11 @@ export function createEvaluationActivities(store: Store, engine: Engine) {
       return store.writeJsonl(`${evalDir(input.run, input.label)}/mtbench.turn${input.turn}.requests.jsonl`, rows);
     },
 
-    /** The judge's single-answer gradings (FastChat's templates, reference-guided for math, reasoning, coding): two per question. */
-    async buildMtBenchJudgeRequests(input: { run: string; label: string; dir: string; limit: number | null; seed: number; turn1: ArtifactRef; turn2: ArtifactRef }): Promise<ArtifactRef> {
+    /**
+     * The judge's single-answer gradings (FastChat's templates, reference-guided for math, reasoning, coding): two per
+     * question. With an answerPrefix each conversation ends on an assistant turn holding it, which the engine continues.
+     */
+    async buildMtBenchJudgeRequests(input: { run: string; label: string; dir: string; limit: number | null; seed: number; turn1: ArtifactRef; turn2: ArtifactRef; answerPrefix?: string | null }): Promise<ArtifactRef> {
       const { questions, references, judgePrompts } = await readMtBench(input.dir, input.limit, input.seed);
       const [a1, a2] = [await textsById(store, input.turn1), await textsById(store, input.turn2)];
       const rows = questions.flatMap((question) => {
@@ -144,22 +147,24 @@ export function createEvaluationActivities(store: Store, engine: Engine) {
         const reference = references[question.questionId];
         return ([1, 2] as const).map((turn) => {
           const request = buildJudgeRequest({ question, turn, answers: turn === 1 ? answers.slice(0, 1) : answers, judgePrompts, ...(reference ? { reference } : {}) });
-          return { id: `${id}-t${turn}`, messages: request.messages };
+          const prefill = input.answerPrefix ? [{ role: 'assistant' as const, content: input.answerPrefix }] : [];
+          return { id: `${id}-t${turn}`, messages: [...request.messages, ...prefill] };
         });
       });
       return store.writeJsonl(`${evalDir(input.run, input.label)}/mtbench.judge.requests.jsonl`, rows);
     },
 
     /** Ratings out of the judgments ([[rating]]), per item into mtbench.scores.jsonl; means per turn and category. */
-    async scoreMtBench(input: { run: string; label: string; dir: string; limit: number | null; seed: number; judgments: ArtifactRef }): Promise<MtBenchScores> {
+    async scoreMtBench(input: { run: string; label: string; dir: string; limit: number | null; seed: number; judgments: ArtifactRef; answerPrefix?: string | null }): Promise<MtBenchScores> {
       const { questions } = await readMtBench(input.dir, input.limit, input.seed);
       const texts = await textsById(store, input.judgments);
       const judged: (MtBenchJudgment & { id: string; judgment: string })[] = [];
       for (const q of questions) {
         for (const turn of [1, 2] as const) {
           const id = `${mtBenchId(q.questionId)}-t${turn}`;
-          const judgment = texts.get(id);
-          if (judgment === undefined) throw new Error(`no judgment for ${id} in ${input.judgments.uri}`);
+          const written = texts.get(id);
+          if (written === undefined) throw new Error(`no judgment for ${id} in ${input.judgments.uri}`);
+          const judgment = `${input.answerPrefix ?? ''}${written}`; // the prefill is the judgment's beginning
           judged.push({ id, questionId: q.questionId, category: q.category, turn, score: parseRating(judgment), judgment });
         }
       }

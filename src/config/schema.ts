@@ -272,6 +272,15 @@ export const configSchema = z
               .describe('Who grades MT-Bench: the model under test, the base model M_0 (one fixed judge for every iteration), or an OpenAI-compatible endpoint (a strong model).'),
             endpoint: endpointSchema.optional().describe('The external judge, when grader is "external".'),
             sampling: samplingSchema.default({ temperature: 0, topP: 1, maxNewTokens: 2048 }).describe("FastChat's: greedy, up to 2048 tokens."),
+            answerPrefix: z
+              .string()
+              .min(1)
+              .max(200)
+              .nullable()
+              .default(null)
+              .describe(
+                'MT-Bench only: text each judgment is made to begin with (an assistant prefill, e.g. "Rating: [["), for a local judge too small to follow the template\'s format; the rating is read from this text plus what the judge writes after it. FastChat has none (null). Not for an external judge.',
+              ),
           })
           .strict()
           .prefault({}),
@@ -340,6 +349,13 @@ export const configSchema = z
     const [suite] = c.evaluation.select.split('.') as [keyof typeof c.evaluation.suites];
     if (c.evaluation.enabled && !c.evaluation.suites[suite].enabled) {
       ctx.addIssue({ code: 'custom', path: ['evaluation', 'select'], message: `names a suite that is not enabled (evaluation.suites.${suite}.enabled is false)` });
+    }
+    if (c.evaluation.judge.grader === 'external' && c.evaluation.judge.answerPrefix !== null) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['evaluation', 'judge', 'answerPrefix'],
+        message: 'only for a local judge (grader "current" or "base"): an OpenAI-compatible endpoint cannot be made to continue an answer the same way everywhere; set it to null',
+      });
     }
     if (c.evaluation.judge.grader === 'external' && !c.evaluation.judge.endpoint) {
       ctx.addIssue({

@@ -78,9 +78,11 @@ export async function evaluateModel(ctx: EvaluationContext, label: string, model
     const turn1 = await generate('evaluation mt-bench turn 1', model, turn1Requests, `${dir}/mtbench.turn1.raw.jsonl`, sampling, ctx.seed);
     const turn2Requests = await evaluation.buildMtBenchRequests({ run, label, chat, turn: 2, turn1, ...subset });
     const turn2 = await generate('evaluation mt-bench turn 2', model, turn2Requests, `${dir}/mtbench.turn2.raw.jsonl`, sampling, ctx.seed);
-    const judgeRequests = await evaluation.buildMtBenchJudgeRequests({ run, label, turn1, turn2, ...subset });
+    // Configs recorded before answerPrefix existed lack it: no prefill, as before.
+    const answerPrefix = judge.answerPrefix ?? null;
+    const judgeRequests = await evaluation.buildMtBenchJudgeRequests({ run, label, turn1, turn2, answerPrefix, ...subset });
     const judgments = await judged('evaluation mt-bench judge', judgeRequests, `${dir}/mtbench.judge.raw.jsonl`, config.evaluation.judge.sampling);
-    out.mtBench = await evaluation.scoreMtBench({ run, label, judgments, ...subset });
+    out.mtBench = await evaluation.scoreMtBench({ run, label, judgments, answerPrefix, ...subset });
   }
   if (suites.alpacaEval?.enabled) {
     // The model answers; the judge compares each answer with every baseline, in both orders.

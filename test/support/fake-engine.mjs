@@ -70,6 +70,12 @@ function instruction(seedText) {
 function reply(row, seed) {
   const text = row.prompt ?? row.messages?.at(-1)?.content ?? '';
   const h = hash(`${seed}:${row.id}`);
+  if (row.messages?.at(-1)?.role === 'assistant') {
+    // An assistant prefill: the answer continues it. An MT-Bench judge made to begin "Rating: [[" writes the number.
+    const judge = row.messages.some((m) => m.content.includes('[[rating]]')); // in the user turn, or the system turn (turn 2)
+    if (judge && text.endsWith('[[')) return `${1 + (h[0] % 10)}]]`;
+    return ' and so on.';
+  }
   if (/Instruction:\s*$/.test(text)) {
     const first = Number(/(\d+)\.\s*Instruction:\s*$/.exec(text)?.[1] ?? 6);
     const items = [];
