@@ -48,7 +48,7 @@ describe('the Web UI input', () => {
     const labels = await summaries('ui-demo.iter-1');
     expect(labels).toEqual(expect.arrayContaining(['responses · iteration 1', 'training · iteration 1', 'assessment quality · iteration 1']));
     expect(labels.some((l) => /^synthesis round 0 · (shard \d+\/\d+ · )?iteration 1$/.test(l))).toBe(true);
-    expect(await summaries('ui-demo')).toEqual(expect.arrayContaining(['evaluation ifeval · base model']));
+    expect(await summaries('ui-demo')).toEqual(expect.arrayContaining(['evaluation ifeval + mt-bench turn 1 · base model']));
     const report = JSON.parse(readFileSync(store.path('runs/ui-demo/report.json'), 'utf8'));
     // The demo preset's values where the input is silent, the input's where it speaks.
     expect(report.config.engine.batchSize).toBe(32);

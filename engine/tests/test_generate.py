@@ -326,39 +326,79 @@ def test_a_shared_prompt_prefix_is_prefilled_once_and_changes_nothing(model_dir,
         assert [e["logprob"] for e in cached["top_logprobs"]] == pytest.approx([e["logprob"] for e in whole["top_logprobs"]], abs=1e-3)
 
 
-def test_decode_loop_drops_finished_rows_and_matches_generate_greedy(model_dir):
-    """The dynamic-cache decode loop (decode.py) drops rows once they end; greedy tokens are generate's, row for
-    row, for a batch whose answers end at very different steps."""
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("prefix", [False, True])
+def test_decode_loop_matches_generate_greedy(model_dir, monkeypatch, grouped, prefix):
+    """The dynamic-cache decode loop (decode.py) gives generate's greedy tokens, row for row, for a batch whose
+    answers end at very different steps (finished rows are dropped on the way) and whose prompts differ in length:
+    prefilled as one padded batch or in groups of similar length (forced here: one group per row), from no cache or
+    from a cached shared prefix laid out as the backend lays it out ([prefix | padding | own tokens])."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
     from isheep_engine import decode as decode_module
     from isheep_engine.models import eos_token_ids
 
+    if grouped:
+        monkeypatch.setattr(decode_module, "MIN_GROUP_POSITIONS", 0)
+        monkeypatch.setattr(decode_module, "GROUP_PADDING", 1.0)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
     questions = ["Answer with one word: is the sky blue?", "Say hi.", "Write a long story about a dragon and a knight.",
-                 "What is 2+2? Reply with the number only.", "List ten animals, one per line.", "Name a color."]
-    texts = [tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+                 "What is 2+2? Reply with the number only.", "List ten animals, one per line.",
+                 "Name a color. " + "Take your time and think about all the colors you know before you answer. " * 6]
+    texts = [tokenizer.apply_chat_template([{"role": "system", "content": "You are a helpful assistant."},
+                                            {"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
              for q in questions]
-    enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    prompts = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    shared = 0
+    while all(len(p) > shared + 1 and p[shared] == prompts[0][shared] for p in prompts):
+        shared += 1
+    assert shared > 5 and len({len(p) for p in prompts}) == len(prompts)
+    rows, width = len(prompts), max(len(p) for p in prompts)
+    input_ids = torch.full((rows, width), tokenizer.pad_token_id)
+    attention = torch.zeros((rows, width), dtype=torch.long)
+    past_len = shared if prefix else 0
+    attention[:, :past_len] = 1
+    input_ids[:, :past_len] = torch.tensor(prompts[0][:past_len])
+    for i, p in enumerate(prompts):
+        input_ids[i, width - len(p) + past_len:] = torch.tensor(p[past_len:])
+        attention[i, width - len(p) + past_len:] = 1
+    cache = DynamicCache(config=model.config)
+    if prefix:
+        with torch.inference_mode():
+            model(input_ids=torch.tensor([prompts[0][:shared]]), past_key_values=cache, use_cache=True)
+        cache.batch_repeat_interleave(rows)
     eos = eos_token_ids(model.generation_config, tokenizer)
+    plain_ids = torch.full((rows, width), tokenizer.pad_token_id)
+    plain_mask = torch.zeros((rows, width), dtype=torch.long)
+    for i, p in enumerate(prompts):
+        plain_ids[i, width - len(p):] = torch.tensor(p)
+        plain_mask[i, width - len(p):] = 1
     with torch.inference_mode():
-        ref = model.generate(**enc, max_new_tokens=40, do_sample=False, eos_token_id=eos,
-                             pad_token_id=tokenizer.pad_token_id)[:, enc["input_ids"].shape[1]:].tolist()
+        ref = model.generate(input_ids=plain_ids, attention_mask=plain_mask, max_new_tokens=40, do_sample=False,
+                             eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)[:, width:].tolist()
     selects = []
     original = DynamicCache.batch_select_indices
-    DynamicCache.batch_select_indices = lambda self, index: (selects.append(len(index)), original(self, index))[1]
-    try:
-        got, _ = decode_module.decode(model, enc["input_ids"], enc["attention_mask"], DynamicCache(config=model.config),
-                                      past_len=0, max_new_tokens=40, temperature=0, top_p=1, eos_ids=eos)
-    finally:
-        DynamicCache.batch_select_indices = original
+    monkeypatch.setattr(DynamicCache, "batch_select_indices",
+                        lambda self, index: (selects.append(len(index)), original(self, index))[1])
+    got, _ = decode_module.decode(model, input_ids[:, past_len:], attention, cache, past_len=past_len,
+                                  max_new_tokens=40, temperature=0, top_p=1, eos_ids=eos)
     for row, ref_row in zip(got, ref):
         end = next((j + 1 for j, t in enumerate(ref_row) if t in eos), len(ref_row))
         assert row == ref_row[:end]
     assert min(len(r) for r in got) < 10 and max(len(r) for r in got) == 40, [len(r) for r in got]
-    assert selects and selects[-1] < len(questions), selects  # rows were dropped on the way
+    assert selects and selects[-1] < rows, selects  # rows were dropped on the way
+
+
+def test_prefill_groups():
+    from isheep_engine.decode import prefill_groups
+
+    # Longest first; a row joins the group before it while that group's padding stays within GROUP_PADDING, or
+    # while the group is under MIN_GROUP_POSITIONS positions (310 + 300 join; 20 after [310, 300] would triple it).
+    assert prefill_groups([600, 590, 300, 310, 20]) == [[0, 1], [3, 2], [4]]
+    assert prefill_groups([40] * 8) == [list(range(8))]
+    assert prefill_groups([60, 10, 10, 10]) == [[0, 1, 2, 3]]  # 240 positions: not worth a second pass
 
 
 def test_a_conversation_ending_on_an_assistant_turn_is_continued(model_dir):

@@ -74,6 +74,43 @@ export function createEvaluationActivities(store: Store, engine: Engine) {
       return store.writeJsonl(`${evalDir(input.run, input.label)}/ifeval.requests.jsonl`, rows);
     },
 
+    /** Several suites' request files as one (their ids are distinct: ifeval-…, mtbench-…), for one generation job. */
+    async joinRequests(input: { parts: ArtifactRef[]; path: string }): Promise<ArtifactRef> {
+      const seen = new Set<string>();
+      async function* rows() {
+        for (const part of input.parts) {
+          for await (const row of store.readJsonl<{ id: string }>(part)) {
+            if (seen.has(row.id)) throw new Error(`${part.uri}: id ${row.id} is in another suite's requests too`);
+            seen.add(row.id);
+            yield row;
+          }
+        }
+      }
+      return store.writeJsonl(input.path, rows());
+    },
+
+    /**
+     * A joint generation job's rows, back into each suite's own raw file (beside its requests: X.requests.jsonl →
+     * X.raw.jsonl), in the order of its requests; a request without its answer fails, naming both files.
+     */
+    async splitGenerations(input: { generations: ArtifactRef; parts: ArtifactRef[] }): Promise<ArtifactRef[]> {
+      const byId = new Map<string, unknown>();
+      for await (const row of store.readJsonl<{ id: string }>(input.generations)) {
+        beat();
+        byId.set(row.id, row);
+      }
+      const outputs: ArtifactRef[] = [];
+      for (const part of input.parts) {
+        if (!part.uri.endsWith('.requests.jsonl')) throw new Error(`${part.uri}: expected a *.requests.jsonl file`);
+        const ids: string[] = [];
+        for await (const row of store.readJsonl<{ id: string }>(part)) ids.push(row.id);
+        const missing = ids.find((id) => !byId.has(id));
+        if (missing !== undefined) throw new Error(`${input.generations.uri} has no answer for ${missing} of ${part.uri}`);
+        outputs.push(await store.writeJsonl(part.uri.replace(/\.requests\.jsonl$/, '.raw.jsonl'), ids.map((id) => byId.get(id))));
+      }
+      return outputs;
+    },
+
     /** Scores the answers with lm-eval's IFEval checker (engine job score-ifeval): the four accuracies with intervals. */
     async scoreIfeval(input: { run: string; label: string; dir: string; limit: number | null; seed: number; responses: ArtifactRef }): Promise<IfevalSummary> {
       const dir = evalDir(input.run, input.label);

@@ -13,8 +13,10 @@ import type { ArtifactRef, ModelRef } from '../artifacts/store.js';
 import type { EvalMetric, RunConfig, Sampling } from '../config/schema.js';
 import { ALPACA_EVAL_JUDGE_SAMPLING, ALPACA_EVAL_TOP_LOGPROBS } from '../stages/alpaca-eval.js';
 import { HUMANEVAL_STOP } from '../stages/humaneval.js';
+import { patched } from '@temporalio/workflow';
 import type { activitiesFor } from './activities.js';
 import type { Generate, GenerateOptions } from './generation.js';
+import { EVAL_FIRST_ANSWERS_PATCH } from './patches.js';
 
 /** What each enabled suite found for one model. */
 export interface SuiteSummaries {
@@ -64,18 +66,40 @@ export async function evaluateModel(ctx: EvaluationContext, label: string, model
   const judge = config.evaluation.judge;
   const judged = (stage: string, requests: ArtifactRef, output: string, judgeSampling: Sampling, options?: GenerateOptions) =>
     generate(stage, judge.grader === 'current' ? model : ctx.base, requests, output, judgeSampling, ctx.seed, judge.grader === 'external' ? judge.endpoint : undefined, options);
+  const dir = `${run}/eval/${label}`;
+  const ifevalSubset = { dir: ctx.dataDir!, limit: suites.ifeval.limit, seed: config.seed };
+  const mtBenchSubset = { dir: ctx.dataDir!, limit: suites.mtBench.limit, seed: config.seed };
+  // IFEval's answers and MT-Bench's turn-1 answers come from the same model with the same sampling, so they are one
+  // generation job, split back into each suite's file: one batch of rows instead of a second, small one (on CPU a
+  // 4-row batch costs most of what a 28-row one does).
+  let ifevalResponses: ArtifactRef | undefined;
+  let turn1Responses: ArtifactRef | undefined;
+  if (suites.ifeval.enabled && suites.mtBench.enabled && patched(EVAL_FIRST_ANSWERS_PATCH)) {
+    const parts = [
+      await evaluation.buildIfevalRequests({ run, label, chat, ...ifevalSubset }),
+      await evaluation.buildMtBenchRequests({ run, label, chat, turn: 1, ...mtBenchSubset }),
+    ];
+    const joint = await evaluation.joinRequests({ parts, path: `${dir}/first-answers.requests.jsonl` });
+    const answers = await generate('evaluation ifeval + mt-bench turn 1', model, joint, `${dir}/first-answers.raw.jsonl`, sampling, ctx.seed);
+    [ifevalResponses, turn1Responses] = await evaluation.splitGenerations({ generations: answers, parts });
+  }
   if (suites.ifeval.enabled) {
-    const subset = { dir: ctx.dataDir!, limit: suites.ifeval.limit, seed: config.seed };
-    const requests = await evaluation.buildIfevalRequests({ run, label, chat, ...subset });
-    const responses = await generate(`evaluation ifeval`, model, requests, `${run}/eval/${label}/ifeval.raw.jsonl`, sampling, ctx.seed);
+    const subset = ifevalSubset;
+    let responses = ifevalResponses;
+    if (!responses) {
+      const requests = await evaluation.buildIfevalRequests({ run, label, chat, ...subset });
+      responses = await generate(`evaluation ifeval`, model, requests, `${run}/eval/${label}/ifeval.raw.jsonl`, sampling, ctx.seed);
+    }
     out.ifeval = await evaluation.scoreIfeval({ run, label, responses, ...subset });
   }
   if (suites.mtBench.enabled) {
     // Turn 2 sees the model's own turn-1 answer; then the judge grades each turn (FastChat single-answer grading).
-    const subset = { dir: ctx.dataDir!, limit: suites.mtBench.limit, seed: config.seed };
-    const dir = `${run}/eval/${label}`;
-    const turn1Requests = await evaluation.buildMtBenchRequests({ run, label, chat, turn: 1, ...subset });
-    const turn1 = await generate('evaluation mt-bench turn 1', model, turn1Requests, `${dir}/mtbench.turn1.raw.jsonl`, sampling, ctx.seed);
+    const subset = mtBenchSubset;
+    let turn1 = turn1Responses;
+    if (!turn1) {
+      const turn1Requests = await evaluation.buildMtBenchRequests({ run, label, chat, turn: 1, ...subset });
+      turn1 = await generate('evaluation mt-bench turn 1', model, turn1Requests, `${dir}/mtbench.turn1.raw.jsonl`, sampling, ctx.seed);
+    }
     const turn2Requests = await evaluation.buildMtBenchRequests({ run, label, chat, turn: 2, turn1, ...subset });
     const turn2 = await generate('evaluation mt-bench turn 2', model, turn2Requests, `${dir}/mtbench.turn2.raw.jsonl`, sampling, ctx.seed);
     // Configs recorded before answerPrefix existed lack it: no prefill, as before.

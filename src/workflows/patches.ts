@@ -12,3 +12,5 @@ export const REPORT_EACH_ITERATION_PATCH = 'report-each-iteration';
 export const CPU_SCALE_PATCH = 'cpu-scale-check';
 /** The run sets its search attributes wherever the namespace has them registered, however it was started. */
 export const SEARCH_ATTRIBUTES_PATCH = 'search-attributes-any-start';
+/** IFEval's answers and MT-Bench's turn-1 answers are one generation job (first-answers.raw.jsonl), split into each suite's file. */
+export const EVAL_FIRST_ANSWERS_PATCH = 'eval-first-answers-one-job';
