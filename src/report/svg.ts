@@ -200,7 +200,8 @@ function countTicks(top: number, values: number[], count: number): number[] {
 
 /** Grouped horizontal bars, one row per category (drop reasons), one bar per series (iteration). */
 export function hBarChart(spec: { id: string; title: string; categories: string[]; series: { name: string; values: number[] }[] }): string {
-  const left = 170;
+  // Room for the longest row label (about 6 px a character at the tick font), within 170..260 px.
+  const left = Math.min(260, Math.max(170, 12 + 6 * Math.max(0, ...spec.categories.map((c) => c.length))));
   const row = Math.max(16, 11 * spec.series.length + 6);
   const plotH = row * Math.max(1, spec.categories.length);
   const height = M.top + plotH + 44;
