@@ -86,6 +86,7 @@ const dataDir = resolveEvalDir(null, ['ifeval', 'mtBench', 'alpacaEval']);
 const preset = demoPreset.evaluation!;
 const sampling = preset.sampling as Sampling;
 const judgeSampling = preset.judge!.sampling as Sampling;
+const answerPrefix = preset.judge!.answerPrefix ?? null; // the demo's judge answers begin "Rating: [["
 const seed = 42;
 const batchSize = Number(args.batch);
 
@@ -131,9 +132,9 @@ async function pass(model: ModelRef, run: string): Promise<Phase[]> {
     const t1 = await timed('MT-Bench', 'generate turn 1', n.mtBench, () => generate(model, t1Req.result, `${dir}/mtbench.turn1.raw.jsonl`, sampling), genExtra);
     const t2Req = await timed('MT-Bench', 'requests', n.mtBench, () => activity.run(evaluation.buildMtBenchRequests, { ...mtSubset, chat: true, turn: 2 as const, turn1: t1.result.output }));
     const t2 = await timed('MT-Bench', 'generate turn 2', n.mtBench, () => generate(model, t2Req.result, `${dir}/mtbench.turn2.raw.jsonl`, sampling), genExtra);
-    const jReq = await timed('MT-Bench', 'requests', n.mtBench, () => activity.run(evaluation.buildMtBenchJudgeRequests, { ...mtSubset, turn1: t1.result.output, turn2: t2.result.output }));
+    const jReq = await timed('MT-Bench', 'requests', n.mtBench, () => activity.run(evaluation.buildMtBenchJudgeRequests, { ...mtSubset, turn1: t1.result.output, turn2: t2.result.output, answerPrefix }));
     const judge = await timed('MT-Bench', 'judge (2 per question)', n.mtBench, () => generate(model, jReq.result, `${dir}/mtbench.judge.raw.jsonl`, judgeSampling), genExtra);
-    const mtScore = await timed('MT-Bench', 'score', n.mtBench, () => activity.run(evaluation.scoreMtBench, { ...mtSubset, judgments: judge.result.output }));
+    const mtScore = await timed('MT-Bench', 'score', n.mtBench, () => activity.run(evaluation.scoreMtBench, { ...mtSubset, judgments: judge.result.output, answerPrefix }));
     phases.push(merge([t1Req.phase, t2Req.phase, jReq.phase]), t1.phase, t2.phase, judge.phase, mtScore.phase);
     const m = mtScore.result;
     figures.push(`MT-Bench (${m.questions} questions, judged by the model itself): turn 1 ${mean(m.turn1Score)}, turn 2 ${mean(m.turn2Score)}, overall ${mean(m.overallScore)}; ${m.unparsable} of ${m.total} judgments unparsable`);
