@@ -91,6 +91,7 @@ describe('stageOf', () => {
       ['/s/runs/r1/eval/iter-1/ifeval.raw.jsonl.spec.json', 'r1', 'eval_ifeval'],
       ['/s/runs/r1/eval/iter-1/ifeval.scores.jsonl.spec.json', 'r1', 'eval_ifeval'],
       ['/s/runs/r1/eval/base/mtbench.turn2.raw.jsonl.spec.json', 'r1', 'eval_mtbench_turn2'],
+      ['/s/runs/r1/eval/iter-2/first-answers.raw.jsonl.spec.json', 'r1', 'eval_first_answers'],
       ['/s/runs/r1/eval/base/alpacaeval.judge.raw.jsonl.shards/0000.jsonl.spec.json', 'r1', 'eval_alpacaeval_judge'],
       ['/s/runs/r1/eval/humaneval.problems.jsonl.spec.json', 'r1', 'eval_humaneval'],
       ['/s/runs/r1/eval/iter-1.raw.jsonl.spec.json', 'r1', 'eval_smoke'],
@@ -182,7 +183,8 @@ describe('Prometheus metrics of a run', () => {
       // Engine job durations by job and stage: one generate job per generate activity, all ok, within the histogram.
       expect(sum(m, 'isheep_engine_job_seconds_count', { job: 'generate' })).toBe(generateActivities);
       expect(sum(m, 'isheep_engine_job_seconds_count', { job: 'generate', outcome: 'ok' })).toBe(generateActivities);
-      for (const stage of ['synthesis', 'responses', 'assessment_quality', 'assessment_following', 'eval_ifeval', 'eval_mtbench_turn1', 'eval_mtbench_judge', 'eval_alpacaeval_judge']) {
+      // IFEval's and MT-Bench's first answers are one job (eval_first_answers) when both suites run, as here.
+      for (const stage of ['synthesis', 'responses', 'assessment_quality', 'assessment_following', 'eval_first_answers', 'eval_mtbench_turn2', 'eval_mtbench_judge', 'eval_alpacaeval_judge']) {
         expect(sum(m, 'isheep_engine_job_seconds_count', { job: 'generate', stage }), stage).toBeGreaterThanOrEqual(1);
       }
       expect(one(m, 'isheep_engine_job_seconds_count', { job: 'train', stage: 'train', outcome: 'ok' })).toBe(1);

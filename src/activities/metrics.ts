@@ -70,6 +70,8 @@ export function stageOf(path: string): { run: string | null; stage: string } {
     [/^iter-\d+\/assessment\/(\w+)\.raw\.jsonl$/, (m) => `assessment_${m[1]}`],
     [/^iter-\d+\/model$/, () => 'train'],
     [/^eval\/[^/]+\.raw\.jsonl$/, () => 'eval_smoke'],
+    // IFEval's answers and MT-Bench's turn-1 answers, made by one job (workflows/evaluate.ts)
+    [/^eval\/[^/]+\/first-answers\.[^/]*$/, () => 'eval_first_answers'],
     // eval/<label>/<suite>[.<turn1|turn2|judge>].<what>.jsonl, and eval/<suite>.<what>.jsonl (files of the whole run)
     [/^eval\/(?:[^/]+\/)?([a-z0-9]+)(?:\.(turn\d|judge))?\.[^/]*$/, (m) => `eval_${m[1]}${m[2] ? `_${m[2]}` : ''}`],
   ];
