@@ -84,17 +84,16 @@ export async function evaluateModel(ctx: EvaluationContext, label: string, model
     [ifevalResponses, turn1Responses] = await evaluation.splitGenerations({ generations: answers, parts });
   }
   if (suites.ifeval.enabled) {
-    const subset = ifevalSubset;
     let responses = ifevalResponses;
     if (!responses) {
-      const requests = await evaluation.buildIfevalRequests({ run, label, chat, ...subset });
-      responses = await generate(`evaluation ifeval`, model, requests, `${run}/eval/${label}/ifeval.raw.jsonl`, sampling, ctx.seed);
+      const requests = await evaluation.buildIfevalRequests({ run, label, chat, ...ifevalSubset });
+      responses = await generate(`evaluation ifeval`, model, requests, `${dir}/ifeval.raw.jsonl`, sampling, ctx.seed);
     }
-    out.ifeval = await evaluation.scoreIfeval({ run, label, responses, ...subset });
+    out.ifeval = await evaluation.scoreIfeval({ run, label, responses, ...ifevalSubset });
   }
   if (suites.mtBench.enabled) {
     // Turn 2 sees the model's own turn-1 answer; then the judge grades each turn (FastChat single-answer grading).
-    const subset = mtBenchSubset;
+    const subset = mtBenchSubset; // the MT-Bench activities below all take it
     let turn1 = turn1Responses;
     if (!turn1) {
       const turn1Requests = await evaluation.buildMtBenchRequests({ run, label, chat, turn: 1, ...subset });
