@@ -413,3 +413,65 @@ def test_a_conversation_ending_on_an_assistant_turn_is_continued(model_dir):
     opened = tokenizer.decode(render_ids(tokenizer, Request(0, "a", messages=user), "You judge."))
     prefilled = tokenizer.decode(render_ids(tokenizer, Request(0, "b", messages=user + [{"role": "assistant", "content": "Rating: [["}]), "You judge."))
     assert prefilled == opened + "Rating: [["
+
+
+def test_reserved_layer_matches_dynamic_layer():
+    """A ReservedLayer holds what a DynamicLayer would after the same updates, row drops and crops, also when the
+    updates outrun the room left for them (it then grows)."""
+    import torch
+    from transformers.cache_utils import DynamicLayer
+
+    from isheep_engine.decode import reserve
+
+    torch.manual_seed(0)
+    plain, reserved = DynamicLayer(), DynamicLayer()
+    first = torch.randn(4, 3, 5, 8), torch.randn(4, 3, 5, 8)
+    plain.update(*first)
+    reserved.update(*first)
+
+    class Cache:  # reserve() reads only .layers
+        layers = [reserved]
+
+    layer = reserve(Cache, room=2).layers[0]
+    assert type(layer).__name__ == "ReservedLayer" and layer.get_seq_length() == 5
+    for step in range(6):  # 6 one-token steps into room for 2
+        kv = torch.randn(layer.keys.shape[0], 3, 1, 8), torch.randn(layer.keys.shape[0], 3, 1, 8)
+        got, want = layer.update(*kv), plain.update(*kv)
+        assert all(torch.equal(g, w) for g, w in zip(got, want))
+        if step == 2:
+            index = torch.tensor([0, 2, 3])
+            layer.batch_select_indices(index)
+            plain.batch_select_indices(index)
+    layer.crop(-3)
+    plain.crop(-3)
+    assert layer.get_seq_length() == plain.get_seq_length() == 8
+    assert torch.equal(layer.keys, plain.keys) and torch.equal(layer.values, plain.values)
+
+
+@pytest.mark.parametrize("candidates", [1024, 4])
+def test_nucleus_sample_draws_from_top_p_warpers_nucleus(monkeypatch, candidates):
+    """nucleus_sample draws only tokens TopPLogitsWarper keeps, each about as often as its share of the nucleus
+    (rows peaked and flat; with 4 candidates the flat rows take the whole-vocabulary path), and is seeded."""
+    import torch
+    from transformers import TopPLogitsWarper
+
+    from isheep_engine import decode as decode_module
+
+    monkeypatch.setattr(decode_module, "TOP_P_CANDIDATES", candidates)
+    torch.manual_seed(1)
+    logits = torch.randn(4, 50) * torch.tensor([[6.0], [3.0], [0.5], [0.1]])
+    temperature, top_p = 0.8, 0.9
+    warped = TopPLogitsWarper(top_p)(None, logits / temperature)
+    kept = torch.isfinite(warped)
+    share = torch.softmax(warped, dim=-1)
+    counts = torch.zeros_like(share)
+    torch.manual_seed(7)
+    for _ in range(4000):
+        tokens = decode_module.nucleus_sample(logits, temperature, top_p)
+        counts[torch.arange(4), tokens] += 1
+    assert bool((counts[~kept] == 0).all())
+    assert torch.allclose(counts / 4000, share, atol=0.03)
+    torch.manual_seed(3)
+    again = decode_module.nucleus_sample(logits, temperature, top_p)
+    torch.manual_seed(3)
+    assert torch.equal(again, decode_module.nucleus_sample(logits, temperature, top_p))
