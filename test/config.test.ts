@@ -27,7 +27,7 @@ describe('the run config', () => {
   it('lets a user override one nested field of a preset without losing its siblings', () => {
     const c = parseConfig(withPreset('demo', { name: 'x', synthesis: { targetInstructions: 5 } }));
     expect(c.synthesis.targetInstructions).toBe(5);
-    expect(c.synthesis.promptsPerRound).toBe(16);
+    expect(c.synthesis.promptsPerRound).toBe(24);
   });
 
   it('names every bad field, including unknown ones', () => {
