@@ -37,9 +37,9 @@ PRUNE_FRACTION = 1 / 8
 # of 307-685 tokens is 5,480 positions padded, 3,683 not, 26.6 s against 17.9 s); a group is not cut below
 # MIN_GROUP_POSITIONS positions, where a forward pass stops using the cores well.
 GROUP_PADDING = 1.15
+MIN_GROUP_POSITIONS = 512
 # Sampling: the nucleus is looked for among this many most likely tokens (nucleus_sample).
 TOP_P_CANDIDATES = 1024
-MIN_GROUP_POSITIONS = 512
 
 
 def prefill_groups(lengths: list[int]) -> list[list[int]]:
@@ -65,7 +65,7 @@ def reserved_layer_class() -> Any:
     """A DynamicLayer whose keys and values are views of buffers with room for the tokens still to come.
 
     DynamicLayer.update concatenates: every decode step copies the layer's whole cache (on CPU, a fifth of a decode
-    step's time and a third of a grading job's, measured with torch.profiler on the demo's rows). This layer writes a
+    step's time and of a grading job's, measured with torch.profiler on the demo's rows). This layer writes a
     step's keys and values into the room left for them and hands attention views of the filled part; it grows by
     doubling should a step outrun the room, and dropping rows copies only the rows kept."""
     global _reserved_layer
